@@ -1,0 +1,1 @@
+"""SLM Playground: the compare engine, metrics, CLI and UI."""

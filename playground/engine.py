@@ -1,0 +1,212 @@
+"""The compare engine: one request fanned out to many targets, each streamed in its own
+asyncio task and measured with ``time.perf_counter()``. The CLI and the UI share it.
+
+A failing target records its error and never disturbs the others; a stop ends every
+stream promptly and keeps the text received so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import providers
+from playground.metrics import Recorder, TargetResult
+from providers import Target
+from providers.base import ChatRequest, Notice, Provider
+from providers.errors import (
+    BadResponseError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    redact,
+)
+from providers.settings import Settings
+
+log = logging.getLogger("playground.engine")
+
+DEFAULT_TIMEOUT_S = 60.0
+# A 429 whose Retry-After is at most this long is retried once; longer ones fail at once.
+SHORT_RETRY_AFTER_S = 2.0
+DISPATCH_TURNS = 16
+
+
+class ProviderPool:
+    """Provider instances reused across runs so HTTP connections are kept alive.
+
+    Instances are keyed by provider id and the values of the settings that provider
+    reads, so sessions with different keys never share a client. A pool belongs to
+    one event loop (the SDK clients do).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._instances: dict[tuple[str, str], Provider] = {}
+
+    def get(self, provider_id: str, settings: Settings | None = None) -> Provider:
+        """A configured provider; raises ConfigError naming any missing variable."""
+        settings = settings or self.settings
+        cls = providers.PROVIDERS[provider_id]
+        key = (provider_id, settings.fingerprint(v.name for v in cls.env))
+        if key not in self._instances:
+            instance = providers.create(provider_id, settings)
+            instance.check_configured()
+            self._instances[key] = instance
+        return self._instances[key]
+
+    async def aclose(self) -> None:
+        """Close every provider's clients."""
+        for instance in self._instances.values():
+            await instance.aclose()
+        self._instances.clear()
+
+
+class Comparison:
+    """One :class:`ChatRequest` sent to several targets at once.
+
+    ``timeout_s`` is an idle timeout per target: the longest wait for the next event
+    (the first one includes connecting and the service's headers).
+    """
+
+    def __init__(self, request: ChatRequest, targets: Sequence[Target], pool: ProviderPool,
+                 *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 settings: Settings | None = None) -> None:
+        self.request = request
+        self.targets = list(targets)
+        self.pool = pool
+        self.settings = settings or pool.settings
+        self.timeout_s = timeout_s
+        self.results = [TargetResult(str(t), t.provider, t.model) for t in self.targets]
+        self.wall_ms: float | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def run(self) -> list[TargetResult]:
+        """Run to the end and return the results in target order."""
+        async for _ in self.updates():
+            pass
+        return self.results
+
+    async def updates(self) -> AsyncIterator[int]:
+        """Yield the index of a target each time its result changes.
+
+        Closing this generator (a UI's Stop, a disconnected client) stops every stream.
+        """
+        queue: asyncio.Queue[int | None] = asyncio.Queue()
+        started = time.perf_counter()
+        ready = await self._prepare_all()
+        for index, provider in enumerate(ready):
+            self._tasks.append(asyncio.create_task(self._run_target(index, provider, queue)))
+            # Give the new target a few loop turns to build and send its request before
+            # the next one starts: one SDK's request building (1-3 ms of CPU) must not
+            # land inside another target's TTFT. Costs microseconds when idle.
+            for _ in range(DISPATCH_TURNS):
+                await asyncio.sleep(0)
+        running = len(self._tasks)
+        try:
+            while running:
+                index = await queue.get()
+                if index is None:
+                    running -= 1
+                else:
+                    yield index
+        finally:
+            self.stop()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.wall_ms = (time.perf_counter() - started) * 1000.0
+
+    def stop(self) -> None:
+        """Stop every target still streaming; each keeps its text and shows "stopped"."""
+        for task in self._tasks:
+            task.cancel()
+
+    async def _prepare_all(self) -> list[Provider | None]:
+        """Get and prepare each target's provider before any clock starts; a target
+        whose provider cannot be set up records the error and is not dispatched."""
+        ready: list[Provider | None] = []
+        for target, result in zip(self.targets, self.results):
+            try:
+                provider = self.pool.get(target.provider, self.settings)
+                await provider.prepare()
+                ready.append(provider)
+            except ProviderError as exc:
+                Recorder(result).fail(exc, time.perf_counter(), self._redacted(exc.message))
+                ready.append(None)
+        return ready
+
+    async def _run_target(self, index: int, provider: Provider | None,
+                          queue: asyncio.Queue[int | None]) -> None:
+        target, recorder = self.targets[index], Recorder(self.results[index])
+        try:
+            if provider is not None:
+                await self._stream_target(target, provider, recorder,
+                                          lambda: queue.put_nowait(index))
+        except RateLimitError as exc:
+            self._fail(recorder, exc)
+        except asyncio.CancelledError:
+            recorder.stop(time.perf_counter())
+        finally:
+            queue.put_nowait(index)
+            queue.put_nowait(None)
+
+    async def _stream_target(self, target: Target, provider: Provider, recorder: Recorder,
+                             changed: Callable[[], None]) -> None:
+        request = self.request.with_model(target.model)
+        recorder.start(time.perf_counter())
+        changed()
+        try:
+            await self._attempt(provider, request, recorder, changed)
+        except RateLimitError as exc:
+            wait = exc.retry_after_s
+            if wait is None or wait > SHORT_RETRY_AFTER_S or recorder.result.text:
+                raise
+            # The service asked for a short pause: honour it once, then start the clock
+            # again for the request that is actually answered.
+            recorder.apply(Notice(f"{provider.title} asked to retry after {wait:g} s "
+                                  "(HTTP 429); retried once."), time.perf_counter())
+            changed()
+            await asyncio.sleep(wait)
+            recorder.start(time.perf_counter())
+            recorder.result.details["rate_limit_wait_ms"] = wait * 1000
+            await self._attempt(provider, request, recorder, changed)
+
+    async def _attempt(self, provider: Provider, request: ChatRequest, recorder: Recorder,
+                       changed: Callable[[], None]) -> None:
+        """Stream one request to the end, recording every event; errors end the target."""
+        events = provider.stream(request)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.timeout_s):
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    break
+                recorder.apply(event, time.perf_counter())
+                changed()
+            recorder.finish(time.perf_counter())
+        except TimeoutError:
+            self._fail(recorder, ProviderTimeoutError(
+                f"{provider.title} sent nothing for {self.timeout_s:g} s (timeout)."))
+        except RateLimitError:
+            raise
+        except ProviderError as exc:
+            self._fail(recorder, exc)
+        except Exception as exc:  # a provider bug must not break the other targets
+            log.exception("unexpected error from %s", provider.id)
+            self._fail(recorder, BadResponseError(
+                f"Unexpected {type(exc).__name__} from {provider.title}: {exc}"))
+        finally:
+            await events.aclose()
+
+    def _fail(self, recorder: Recorder, error: ProviderError) -> None:
+        message = self._redacted(error.message)
+        if recorder.result.text:
+            if not message.endswith((".", "!", "?")):
+                message += "."
+            message += " Text received before the failure is kept (partial)."
+        recorder.fail(error, time.perf_counter(), message)
+        log.info("%s failed: %s: %s", recorder.result.target, error.kind, message)
+
+    def _redacted(self, text: str) -> str:
+        return redact(text, self.settings.secret_values())

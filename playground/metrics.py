@@ -1,0 +1,169 @@
+"""Per-target measurements and the numbers derived from them.
+
+All times are milliseconds measured with ``time.perf_counter()`` inside the engine,
+relative to the target's dispatch (the moment its request is handed to the provider).
+
+* ``ttft_ms``: dispatch -> first non-empty text delta.
+* ``total_ms``: dispatch -> end of the stream (or the error / stop).
+* ``decode_tokens_per_s``: (completion_tokens - 1) / (last delta - first delta); the
+  first token is excluded because its time is TTFT.
+* ``chars_per_s``: characters after the first delta / (last delta - first delta): a
+  tokenizer-neutral decode speed (token counts differ across tokenizers, a lot for
+  Chinese).
+* ``tokens_source``: ``reported`` by the service, ``counted`` from generated ids
+  in-process, or ``estimated`` (= number of streamed text chunks, when the service
+  reports nothing). One source per row, never mixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from providers.base import Event, Finish, Notice, TextDelta, Usage
+from providers.errors import ProviderError
+
+# Fields of the public result contract (CLI JSON, CSV, UI table), in order.
+RESULT_FIELDS = (
+    "target", "provider", "model", "status", "error_kind", "error", "text", "ttft_ms",
+    "total_ms", "prompt_tokens", "completion_tokens", "tokens_source",
+    "decode_tokens_per_s", "chars_per_s", "finish_reason",
+)
+
+
+@dataclass
+class TargetResult:
+    """Everything measured for one target of one comparison.
+
+    ``status`` moves waiting -> running -> ok | error | stopped.
+    """
+
+    target: str
+    provider: str
+    model: str
+    status: str = "waiting"
+    error_kind: str | None = None
+    error: str | None = None
+    text: str = ""
+    ttft_ms: float | None = None
+    total_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_source: str | None = None
+    decode_tokens_per_s: float | None = None
+    chars_per_s: float | None = None
+    finish_reason: str | None = None
+    partial: bool = False
+    resolved_model: str | None = None
+    notices: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    # Raw marks behind the derived numbers (ms from dispatch).
+    last_delta_ms: float | None = None
+    deltas: int = 0
+    first_delta_chars: int = 0
+    counted_tokens: int | None = None
+    usage: Usage | None = None
+    dispatched_at: float | None = None  # perf_counter() at dispatch (benchmarks)
+
+    def public(self) -> dict[str, Any]:
+        """The result as the documented contract: RESULT_FIELDS plus ``partial``."""
+        data = {name: getattr(self, name) for name in RESULT_FIELDS}
+        data["partial"] = self.partial
+        return data
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field (for exports and history); never holds secrets."""
+        data = asdict(self)
+        data["usage"] = None if self.usage is None else asdict(self.usage)
+        return data
+
+
+class Recorder:
+    """Applies stream events with their arrival times to one TargetResult."""
+
+    def __init__(self, result: TargetResult) -> None:
+        self.result = result
+        self._t0: float | None = None
+
+    def start(self, now: float) -> None:
+        self._t0 = now
+        self.result.dispatched_at = now
+        self.result.status = "running"
+
+    def _ms(self, now: float) -> float:
+        assert self._t0 is not None, "start() first"
+        return (now - self._t0) * 1000.0
+
+    def apply(self, event: Event, now: float) -> None:
+        r = self.result
+        if isinstance(event, TextDelta):
+            if not event.text and not event.tokens:
+                return
+            if event.text:
+                if r.ttft_ms is None:
+                    r.ttft_ms = self._ms(now)
+                    r.first_delta_chars = len(event.text)
+                r.last_delta_ms = self._ms(now)
+                r.deltas += 1
+                r.text += event.text
+            if event.tokens is not None:
+                r.counted_tokens = (r.counted_tokens or 0) + event.tokens
+        elif isinstance(event, Usage):
+            r.usage = event
+        elif isinstance(event, Notice):
+            r.notices.append(event.message)
+        elif isinstance(event, Finish):
+            r.finish_reason = event.reason
+            r.resolved_model = event.model
+            r.details.update(event.details)
+
+    def finish(self, now: float) -> None:
+        self.result.status = "ok"
+        self._close(now)
+
+    def fail(self, error: ProviderError, now: float, message: str) -> None:
+        r = self.result
+        r.status, r.error_kind, r.error = "error", error.kind, message
+        r.partial = bool(r.text)
+        if self._t0 is not None:
+            self._close(now)
+
+    def stop(self, now: float) -> None:
+        r = self.result
+        r.status, r.partial = "stopped", bool(r.text)
+        if self._t0 is not None:
+            self._close(now)
+
+    def _close(self, now: float) -> None:
+        r = self.result
+        r.total_ms = self._ms(now)
+        settle_tokens(r)
+        derive_rates(r)
+
+
+def settle_tokens(r: TargetResult) -> None:
+    """Pick one token source for the row: service usage, counted ids, else chunks."""
+    if r.usage is not None and r.usage.completion_tokens is not None:
+        r.prompt_tokens = r.usage.prompt_tokens
+        r.completion_tokens = r.usage.completion_tokens
+        r.tokens_source = r.usage.source
+    elif r.counted_tokens is not None:
+        r.completion_tokens = r.counted_tokens
+        r.tokens_source = "counted"
+    elif r.deltas:
+        r.completion_tokens = r.deltas
+        r.tokens_source = "estimated"
+
+
+def derive_rates(r: TargetResult) -> None:
+    """Decode tokens/s and chars/s over the span between first and last delta."""
+    if r.ttft_ms is None or r.last_delta_ms is None:
+        return
+    span_s = (r.last_delta_ms - r.ttft_ms) / 1000.0
+    if span_s <= 0:
+        return
+    if r.completion_tokens is not None and r.completion_tokens >= 2:
+        r.decode_tokens_per_s = (r.completion_tokens - 1) / span_s
+    later_chars = len(r.text) - r.first_delta_chars
+    if later_chars > 0:
+        r.chars_per_s = later_chars / span_s

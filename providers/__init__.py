@@ -1,0 +1,80 @@
+"""Provider registry: provider id -> class, and ``PROVIDER:MODEL`` target parsing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from providers.azure_foundry import AzureFoundryProvider
+from providers.base import Provider
+from providers.errors import ConfigError
+from providers.github_models import GitHubModelsProvider
+from providers.nvidia_nim import NimProvider
+from providers.ollama_native import OllamaProvider
+from providers.openai_server import OpenAIServerProvider
+from providers.settings import Settings
+
+PROVIDERS: dict[str, type[Provider]] = {
+    cls.id: cls
+    for cls in (
+        AzureFoundryProvider,
+        NimProvider,
+        OllamaProvider,
+        OpenAIServerProvider,
+        GitHubModelsProvider,
+    )
+}
+
+
+def register(cls: type[Provider]) -> type[Provider]:
+    """Add a provider class to the registry (used by the local-runtime modules)."""
+    PROVIDERS[cls.id] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model on one provider, written ``PROVIDER:MODEL`` (the model id may itself
+    contain colons, as Ollama tags do: ``ollama:phi3:medium``)."""
+
+    provider: str
+    model: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+def parse_target(spec: str) -> Target:
+    """Parse ``PROVIDER:MODEL``; raise ConfigError with a clear message otherwise."""
+    provider, sep, model = spec.strip().partition(":")
+    if not sep or not provider or not model.strip():
+        raise ConfigError(
+            f"Target {spec!r} is not PROVIDER:MODEL (for example ollama:phi3.5 or "
+            f"nim:microsoft/phi-3.5-mini-instruct)."
+        )
+    provider = provider.strip().lower()
+    if provider not in PROVIDERS:
+        raise ConfigError(
+            f"Unknown provider {provider!r} in target {spec!r}; choose one of "
+            f"{', '.join(sorted(PROVIDERS))}."
+        )
+    return Target(provider, model.strip())
+
+
+def create(provider_id: str, settings: Settings) -> Provider:
+    """A new provider instance bound to ``settings``."""
+    return PROVIDERS[provider_id](settings)
+
+
+def _register_local_runtimes() -> None:
+    # The local runtimes register themselves; their heavy imports stay lazy.
+    import importlib
+
+    for module in ("providers.onnx_genai", "providers.hf_transformers"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+_register_local_runtimes()

@@ -1,0 +1,171 @@
+"""What every provider shares: the request, the stream events and the provider base class.
+
+A provider turns one :class:`ChatRequest` into an async stream of events:
+:class:`TextDelta` pieces, at most one :class:`Usage`, :class:`Notice` messages and a
+final :class:`Finish`. Failures are raised as :class:`providers.errors.ProviderError`
+(the error event of the stream). Timing, retries policy, logging and rendering live in
+the engine (``playground.engine``), never here.
+"""
+
+from __future__ import annotations
+
+import base64
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Union
+
+from providers.errors import ConfigError
+from providers.settings import EnvVar, Settings
+
+TokensSource = Literal["reported", "counted", "estimated"]
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One image attached to the user turn, as raw bytes with its MIME type."""
+
+    data: bytes
+    mime: str = "image/png"
+    name: str = "image"
+
+    def base64(self) -> str:
+        """The image as bare base64 text (Ollama's wire form)."""
+        return base64.b64encode(self.data).decode("ascii")
+
+    def data_url(self) -> str:
+        """The image as a ``data:`` URL (OpenAI ``image_url`` wire form)."""
+        return f"data:{self.mime};base64,{self.base64()}"
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One single-turn chat request, the same for every target of a comparison.
+
+    ``max_tokens`` counts generated tokens; ``temperature``/``top_p``/``seed`` are sent
+    only when set, so each service keeps its own defaults otherwise.
+    """
+
+    model: str
+    prompt: str
+    system: str | None = None
+    images: tuple[ImageInput, ...] = ()
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+
+    def with_model(self, model: str) -> ChatRequest:
+        """The same request aimed at another model id."""
+        return ChatRequest(
+            model, self.prompt, self.system, self.images,
+            self.max_tokens, self.temperature, self.top_p, self.seed,
+        )
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """New answer text (never cumulative). ``tokens`` is set by in-process runtimes
+    that know exactly how many generated ids produced this piece."""
+
+    text: str
+    tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts for the whole request and where they come from."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    source: TokensSource = "reported"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know about this target's run (e.g. an image was
+    downscaled to fit the service's limit). Shown next to the answer."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The end of a stream.
+
+    ``reason`` is the service's finish reason (``stop``, ``length``, ...);
+    ``model`` the model id the service says it used; ``details`` extra measured
+    values from the service or runtime (e.g. Ollama's ``load_ms``, ``eval_ms``),
+    each key ending in its unit.
+    """
+
+    reason: str | None
+    model: str | None = None
+    details: Mapping[str, float | int | str] = field(default_factory=dict)
+
+
+Event = Union[TextDelta, Usage, Notice, Finish]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model a provider can serve, for pickers: id plus what is known about it."""
+
+    id: str
+    family: str | None = None
+    vision: bool = False
+    max_images: int = 0
+    context_length: int | None = None
+    source: Literal["catalog", "service", "local"] = "catalog"
+    note: str = ""
+
+
+class Provider(ABC):
+    """Base class of every provider module.
+
+    Subclasses declare ``id``, ``title``, ``env`` (the variables they read) and
+    ``local`` (runs on this machine's CPU), and implement :meth:`stream`.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    env: ClassVar[tuple[EnvVar, ...]] = ()
+    local: ClassVar[bool] = False
+    status_note: ClassVar[str] = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def setting(self, name: str) -> str | None:
+        """A declared setting's value, falling back to its default."""
+        var = next(v for v in self.env if v.name == name)
+        return self.settings.get(name) or var.default
+
+    def missing_settings(self) -> list[str]:
+        """Names of required variables that have no value."""
+        return [v.name for v in self.env if v.required and not self.setting(v.name)]
+
+    def check_configured(self) -> None:
+        """Raise :class:`ConfigError` naming each missing variable."""
+        missing = self.missing_settings()
+        if missing:
+            raise ConfigError(
+                f"{self.title} is not configured: set {' and '.join(missing)} "
+                "in the environment, in .env, or in the session settings.",
+                provider=self.id,
+            )
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        """Stream the answer to ``request``; raise ProviderError on failure."""
+
+    async def prepare(self) -> None:
+        """Create clients and do one-time setup before the clock starts, so that a cold
+        start of one target does not land in another target's TTFT."""
+
+    async def list_models(self) -> list[ModelEntry]:
+        """Models the service reports it can serve (empty where it cannot list)."""
+        return []
+
+    async def aclose(self) -> None:
+        """Release network clients; safe to call more than once."""

@@ -1,0 +1,141 @@
+"""Ollama through its native ``/api/chat`` (``ollama`` SDK), for the server's exact
+counters: ``prompt_eval_count``, ``eval_count`` and their durations in nanoseconds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import ollama
+
+from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
+from providers.catalog import lookup
+from providers.errors import (
+    BadResponseError,
+    NotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    UnavailableError,
+    connection_error,
+    from_status,
+    is_dns_failure,
+    server_message,
+)
+from providers.settings import EnvVar
+
+NS_PER_MS = 1_000_000
+
+
+class OllamaProvider(Provider):
+    id = "ollama"
+    title = "Ollama"
+    local = True
+    env = (EnvVar("OLLAMA_HOST", "where Ollama listens", default="http://127.0.0.1:11434"),)
+    _client: ollama.AsyncClient | None = None
+
+    @property
+    def host(self) -> str:
+        return self.setting("OLLAMA_HOST") or ""
+
+    def client(self) -> ollama.AsyncClient:
+        if self._client is None:
+            self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(600, connect=10))
+        return self._client
+
+    async def prepare(self) -> None:
+        self.client()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        options = {"temperature": request.temperature, "top_p": request.top_p,
+                   "num_predict": request.max_tokens, "seed": request.seed}
+        try:
+            parts = await self.client().chat(
+                model=request.model, messages=ollama_messages(request), stream=True,
+                options={k: v for k, v in options.items() if v is not None},
+            )
+            final = None
+            async for part in parts:
+                if part.message and part.message.content:
+                    yield TextDelta(part.message.content)
+                if part.done:
+                    final = part
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError,
+                json.JSONDecodeError) as exc:
+            raise self.translate(exc, request.model) from exc
+        if final is None:
+            raise BadResponseError("Ollama's stream ended without its final 'done' line "
+                                   "(cut off).", provider=self.id)
+        yield Usage(final.prompt_eval_count, final.eval_count, "reported")
+        yield Finish(final.done_reason, request.model, server_timings(final))
+
+    def translate(self, exc: Exception, model: str) -> ProviderError:
+        """Ollama failures, with the command that fixes the common ones."""
+        if isinstance(exc, ollama.ResponseError):
+            if exc.status_code == 404:
+                return NotFoundError(f"Ollama has no model {model!r}: {exc.error}. "
+                                     f"Pull it with `ollama pull {model}`.", provider=self.id)
+            if exc.status_code == -1:  # an {"error": ...} line after the 200 header
+                return BadResponseError(f"Ollama failed mid-stream: {exc.error}",
+                                        provider=self.id)
+            return from_status(exc.status_code, server_message(exc.error), None,
+                               provider=self.id, title=self.title)
+        if isinstance(exc, json.JSONDecodeError):
+            return BadResponseError("Ollama sent a malformed stream line (not JSON).",
+                                    provider=self.id)
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderTimeoutError(f"Ollama at {self.host} did not answer in time.",
+                                        provider=self.id)
+        if isinstance(exc, (httpx.ConnectError, ConnectionError)):
+            if is_dns_failure(exc):
+                return connection_error(self.title, self.host, exc, provider=self.id)
+            return UnavailableError(f"Ollama is not running at {self.host}: start it with "
+                                    "`ollama serve` or set OLLAMA_HOST.", provider=self.id)
+        return connection_error(self.title, self.host, exc, mid_stream=True, provider=self.id)
+
+    async def list_models(self) -> list[ModelEntry]:
+        try:
+            listed = await self.client().list()
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
+            raise self.translate(exc, "") from exc
+        entries = []
+        for model in listed.models:
+            phi = lookup(self.id, model.model or "")
+            entries.append(ModelEntry(
+                id=model.model or "", family=phi.name if phi else None,
+                vision=bool(phi and phi.vision), source="service",
+                context_length=phi.context_length if phi else None))
+        return entries
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client._client.aclose()
+            self._client = None
+
+
+def ollama_messages(request: ChatRequest) -> list[dict[str, Any]]:
+    """Messages; images go in the user message's ``images`` (bare base64 on the wire)."""
+    messages: list[dict[str, Any]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    user: dict[str, Any] = {"role": "user", "content": request.prompt}
+    if request.images:
+        # Raw bytes: the SDK base64-encodes them (a str would be probed as a file path).
+        user["images"] = [image.data for image in request.images]
+    messages.append(user)
+    return messages
+
+
+def server_timings(final: Any) -> dict[str, float]:
+    """Ollama's own durations in ms and its decode rate (tokens/s), where present."""
+    names = {"total_duration": "server_total_ms", "load_duration": "load_ms",
+             "prompt_eval_duration": "prompt_eval_ms", "eval_duration": "eval_ms"}
+    details: dict[str, float] = {}
+    for field, name in names.items():
+        value = getattr(final, field, None)
+        if value:
+            details[name] = value / NS_PER_MS
+    if final.eval_count and final.eval_duration:
+        details["server_eval_tokens_per_s"] = final.eval_count / (final.eval_duration / 1e9)
+    return details

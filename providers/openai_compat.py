@@ -1,0 +1,196 @@
+"""How to talk to an OpenAI-style chat-completions service, with the ``openai`` SDK.
+
+GitHub Models, Azure AI Foundry's ``/openai/v1``, NVIDIA NIM and any OpenAI-compatible
+local server speak this wire; their modules only say *who* to talk to (base URL, key).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import httpx2
+import openai
+from openai import AsyncOpenAI
+
+from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
+from providers.errors import (
+    BadResponseError,
+    ProviderError,
+    ProviderTimeoutError,
+    connection_error,
+    from_status,
+)
+
+# SDK-side timeouts are a backstop only: the engine enforces the user's timeout.
+SDK_TIMEOUT = httpx2.Timeout(600.0, connect=30.0)
+
+
+def openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
+    """System and user messages; images as ``image_url`` parts with data URLs."""
+    messages: list[dict[str, Any]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    if request.images:
+        parts: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
+        parts += [
+            {"type": "image_url", "image_url": {"url": image.data_url()}}
+            for image in request.images
+        ]
+        messages.append({"role": "user", "content": parts})
+    else:
+        messages.append({"role": "user", "content": request.prompt})
+    return messages
+
+
+def sampling_options(request: ChatRequest) -> dict[str, Any]:
+    """The sampling keys that were set; unset ones are omitted, not sent as null."""
+    options = {
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "seed": request.seed,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
+class OpenAIStyleProvider(Provider):
+    """Base for providers reached with ``openai.AsyncOpenAI``.
+
+    Subclasses set ``base_url_var`` and ``key_var`` (names of their settings) and may
+    override :meth:`translate` to add service-specific meaning to errors.
+    """
+
+    base_url_var: ClassVar[str]
+    key_var: ClassVar[str | None] = None
+    include_usage: ClassVar[bool] = True
+    _client: AsyncOpenAI | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.setting(self.base_url_var) or "").rstrip("/")
+
+    def client(self) -> AsyncOpenAI:
+        """One SDK client per provider instance (keep-alive across requests).
+
+        SDK retries are off: a retry would hide a rate limit and skew every timing.
+        """
+        if self._client is None:
+            key = (self.setting(self.key_var) if self.key_var else None) or "no-key"
+            self._client = AsyncOpenAI(
+                base_url=self.base_url, api_key=key, max_retries=0, timeout=SDK_TIMEOUT
+            )
+        return self._client
+
+    async def prepare(self) -> None:
+        self.client().chat.completions  # the SDK builds its resources lazily (~80 ms)
+
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The chat-completions body for ``request`` (without ``stream``)."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": openai_messages(request),
+            **sampling_options(request),
+        }
+        if self.include_usage:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        try:
+            chunks = await self.client().chat.completions.create(
+                stream=True, **self.request_body(request)
+            )
+        except openai.APIError as exc:
+            raise self.translate(exc) from exc
+        async for event in self.events(chunks):
+            yield event
+
+    async def events(self, chunks: Any) -> AsyncIterator[Event]:
+        """Turn an SDK chunk stream into events, translating failures."""
+        try:
+            async for event in chunk_events(chunks, self.title):
+                yield event
+        except openai.APIConnectionError as exc:
+            raise transport_error(exc.__cause__ or exc, self.title) from exc
+        except openai.APIError as exc:
+            raise self.translate(exc) from exc
+        except (httpx2.TransportError, json.JSONDecodeError) as exc:
+            raise transport_error(exc, self.title) from exc
+        finally:
+            await chunks.close()
+
+    def translate(self, exc: openai.APIError) -> ProviderError:
+        """Map an SDK error to a ProviderError; subclasses add service hints."""
+        return translate_openai_error(exc, provider=self.id, title=self.title,
+                                      key_var=self.key_var, base_url=self.base_url)
+
+    async def list_models(self) -> list[ModelEntry]:
+        try:
+            page = await self.client().models.list()
+        except openai.APIError as exc:
+            raise self.translate(exc) from exc
+        return [ModelEntry(id=m.id, source="service") async for m in page]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+async def chunk_events(chunks: Any, title: str) -> AsyncIterator[Event]:
+    """Events from ``ChatCompletionChunk`` objects.
+
+    Usage may come as a separate chunk with empty ``choices`` or inside the finish
+    chunk (Azure serverless Phi); empty-``choices`` frames that carry nothing (Azure's
+    prompt-filter frame) are skipped. A stream that ends without a finish reason was
+    cut off, so it raises BadResponseError after the text already received.
+    """
+    finish_reason: str | None = None
+    usage: Any = None
+    model: str | None = None
+    async for chunk in chunks:
+        usage = getattr(chunk, "usage", None) or usage
+        model = chunk.model or model
+        for choice in chunk.choices or []:
+            if choice.index not in (0, None):
+                continue
+            content = choice.delta.content if choice.delta else None
+            if content:
+                yield TextDelta(content)
+            finish_reason = choice.finish_reason or finish_reason
+    if usage is not None:
+        yield Usage(usage.prompt_tokens, usage.completion_tokens, "reported")
+    if finish_reason is None:
+        raise BadResponseError(
+            f"The stream from {title} ended before the answer was finished "
+            "(no finish_reason: cut off)."
+        )
+    yield Finish(finish_reason, model or None)
+
+
+def translate_openai_error(
+    exc: openai.APIError, *, provider: str, title: str, key_var: str | None, base_url: str
+) -> ProviderError:
+    """Translate an ``openai`` SDK exception once, by cause."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeoutError(f"{title} did not answer in time ({base_url}).",
+                                    provider=provider)
+    if isinstance(exc, openai.APIConnectionError):
+        return connection_error(title, base_url, exc.__cause__ or exc, provider=provider)
+    if isinstance(exc, openai.APIStatusError):
+        return from_status(exc.status_code, exc.response.text, exc.response.headers,
+                           provider=provider, title=title, key_var=key_var)
+    # An error event inside a 200 stream.
+    return BadResponseError(f"{title} reported an error mid-stream: {exc.message}",
+                            provider=provider)
+
+
+def transport_error(exc: Exception, title: str) -> ProviderError:
+    """A connection or parse failure while reading a stream."""
+    if isinstance(exc, json.JSONDecodeError):
+        return BadResponseError(f"{title} sent a malformed stream chunk (not JSON).")
+    if isinstance(exc, httpx2.TimeoutException):
+        return ProviderTimeoutError(f"{title} stopped sending data mid-stream.")
+    return connection_error(title, "", exc, mid_stream=True)

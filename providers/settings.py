@@ -1,0 +1,84 @@
+"""Settings: environment variables, an optional ``.env`` and per-session overrides.
+
+Values are looked up in this order: session overrides (keys typed in the UI), the
+process environment, then ``.env``. Secret values are known by name so that the
+engine can redact them from anything it shows or stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One variable a provider reads."""
+
+    name: str
+    help: str
+    default: str | None = None
+    secret: bool = False
+    required: bool = False
+
+
+class Settings:
+    """An immutable view of configuration values."""
+
+    def __init__(self, values: Mapping[str, str], secret_names: Iterable[str] = ()) -> None:
+        self._values = {k: v for k, v in values.items() if v is not None and v != ""}
+        self._secret_names = frozenset(secret_names)
+
+    @classmethod
+    def load(
+        cls,
+        dotenv_path: str | os.PathLike[str] | None = ".env",
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Merge ``.env`` < environment < overrides into one Settings."""
+        merged: dict[str, str] = {}
+        if dotenv_path and Path(dotenv_path).is_file():
+            merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v})
+        merged.update(os.environ if environ is None else environ)
+        merged.update(overrides or {})
+        return cls(merged, _all_secret_names())
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value of ``name`` or ``default``."""
+        return self._values.get(name, default)
+
+    def with_overrides(self, overrides: Mapping[str, str]) -> Settings:
+        """A copy where non-empty ``overrides`` win (per-session keys)."""
+        return Settings({**self._values, **overrides}, self._secret_names)
+
+    def without(self, names: Iterable[str]) -> Settings:
+        """A copy with ``names`` removed (e.g. server keys hidden from visitors)."""
+        drop = set(names)
+        return Settings(
+            {k: v for k, v in self._values.items() if k not in drop}, self._secret_names
+        )
+
+    def secret_values(self) -> list[str]:
+        """Values of every secret variable that is set, longest first (for redaction)."""
+        found = {self._values[n] for n in self._secret_names if n in self._values}
+        return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+    def fingerprint(self, names: Iterable[str]) -> str:
+        """A stable digest of the given variables' values (cache key, never shown)."""
+        digest = hashlib.sha256()
+        for name in sorted(names):
+            digest.update(f"{name}={self._values.get(name, '')}\0".encode())
+        return digest.hexdigest()
+
+
+def _all_secret_names() -> set[str]:
+    # Imported late: the registry imports provider modules, which import this module.
+    from providers import PROVIDERS
+
+    return {v.name for cls in PROVIDERS.values() for v in cls.env if v.secret}

@@ -1,0 +1,138 @@
+"""The engine: real concurrency, timings against known schedules, isolation of failures,
+stop and timeout, UTF-8."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+import providers
+from playground.engine import Comparison, ProviderPool
+from providers.base import ChatRequest
+from providers.settings import Settings
+from tests.fakes.faults import inject
+from tests.fakes.server import FakeServer
+from tests.fakes.services import Behaviours
+from tests.support import compare
+
+# (target, first token after s, then one piece every s, pieces)
+SCHEDULE = [
+    ("nim:sched-a", 0.10, 0.020, 20),
+    ("azure:sched-b", 0.25, 0.010, 30),
+    ("ollama:sched-c", 0.05, 0.030, 15),
+    ("openai:sched-d", 0.40, 0.015, 25),
+]
+
+
+def scheduled(behaviours: Behaviours) -> dict[str, float]:
+    """Apply SCHEDULE; return each target's scheduled end (s)."""
+    ends = {}
+    for target, first, interval, n in SCHEDULE:
+        model = target.split(":", 1)[1]
+        behaviours.set(model, pieces=[f" w{i}" for i in range(n)], first_s=first,
+                       interval_s=interval)
+        ends[target] = first + (n - 1) * interval
+    return ends
+
+
+def test_targets_run_concurrently_and_timings_match_the_schedule(settings, behaviours) -> None:
+    ends = scheduled(behaviours)
+    results, wall_ms = compare(settings, [t for t, *_ in SCHEDULE])
+    assert [r.status for r in results] == ["ok"] * 4
+    slowest_ms = max(ends.values()) * 1000
+    assert wall_ms < slowest_ms + 250, "targets must not wait for each other"
+    assert wall_ms < 0.6 * sum(ends.values()) * 1000
+    for result, (target, first, interval, n) in zip(results, SCHEDULE):
+        assert result.target == target
+        assert first * 1000 <= result.ttft_ms <= first * 1000 + 80
+        assert result.completion_tokens == n and result.tokens_source == "reported"
+        assert result.decode_tokens_per_s == pytest.approx(1 / interval, rel=0.15)
+        assert result.total_ms >= ends[target] * 1000
+        assert result.chars_per_s == pytest.approx(len(" w10") / interval, rel=0.3)
+
+
+def test_a_failing_target_does_not_disturb_the_others(server: FakeServer, fakes,
+                                                      behaviours) -> None:
+    ends = scheduled(behaviours)
+    env, _ = inject(server, fakes, "nim", "500", timeout_s=1)
+    results, wall_ms = compare(Settings(env), [t for t, *_ in SCHEDULE])
+    assert results[0].status == "error" and results[0].error_kind == "unavailable"
+    for result, (target, first, _i, n) in zip(results[1:], SCHEDULE[1:]):
+        assert result.status == "ok" and result.completion_tokens == n
+        assert first * 1000 <= result.ttft_ms <= first * 1000 + 80
+    assert wall_ms < max(ends.values()) * 1000 + 250
+
+
+def test_an_unconfigured_target_fails_alone(fakes) -> None:
+    env = {k: v for k, v in fakes.items() if k != "NVIDIA_API_KEY"}
+    results, _ = compare(Settings(env), ["nim:microsoft/phi-3.5-mini-instruct", "ollama:phi3.5"])
+    assert results[0].error_kind == "config" and "NVIDIA_API_KEY" in results[0].error
+    assert results[1].status == "ok"
+
+
+def test_stop_ends_every_stream_promptly_and_keeps_text(server: FakeServer, settings,
+                                                        behaviours) -> None:
+    behaviours.default.pieces = [f" t{i}" for i in range(200)]
+    behaviours.default.interval_s = 0.02
+    targets = ["nim:a", "azure:b", "ollama:c", "openai:d"]
+
+    async def go() -> tuple[Comparison, float]:
+        comparison = Comparison(ChatRequest("", "go"), [providers.parse_target(t) for t in targets],
+                                ProviderPool(settings))
+        async for _ in comparison.updates():
+            if all(len(r.text) > 10 for r in comparison.results):
+                asked = time.perf_counter()
+                comparison.stop()
+        return comparison, (time.perf_counter() - asked) * 1000
+
+    comparison, stop_ms = asyncio.run(go())
+    assert stop_ms < 300
+    for result in comparison.results:
+        assert result.status == "stopped" and result.partial
+        assert result.text.startswith(" t0 t1") and result.total_ms < 3000
+    assert all(len(r.sent_at) < 200 for r in server.requests), "streams kept going"
+
+
+def test_closing_the_update_generator_stops_the_streams(settings, behaviours) -> None:
+    behaviours.default.pieces = [f" t{i}" for i in range(200)]
+    behaviours.default.interval_s = 0.02
+
+    async def go() -> Comparison:
+        comparison = Comparison(ChatRequest("", "go"), [providers.parse_target("nim:a")],
+                                ProviderPool(settings))
+        updates = comparison.updates()
+        async for _ in updates:
+            if comparison.results[0].text:
+                break
+        await updates.aclose()  # what a UI does when its event is cancelled
+        return comparison
+
+    result = asyncio.run(go()).results[0]
+    assert result.status == "stopped" and result.text
+
+
+def test_idle_timeout_is_per_target(server: FakeServer, fakes, behaviours) -> None:
+    behaviours.default.pieces = ["a", "b"]
+    env, route = inject(server, fakes, "ollama", "stall", timeout_s=0.5)
+    results, wall_ms = compare(Settings(env), [route.target, "nim:fine"], timeout_s=0.5)
+    assert results[0].error_kind == "timeout" and "0.5 s" in results[0].error
+    assert results[1].status == "ok"
+    assert 500 <= wall_ms < 1500
+
+
+@pytest.mark.parametrize("target", ["nim:zh", "azure:zh", "ollama:zh", "openai:zh"])
+def test_chinese_round_trips_exactly(target: str, settings, behaviours) -> None:
+    answer = ["长沙", "是湖南", "省的省会", "，", "历史悠久", "。😀"]
+    behaviours.set("zh", pieces=answer)
+    (result,), _ = compare(settings, [target], ChatRequest("", "你知道长沙吗？"))
+    assert result.text == "".join(answer)
+
+
+def test_inline_vs_separate_usage_and_estimated_counts(fakes, behaviours) -> None:
+    behaviours.default.pieces = ["a", "b", "c", "d"]
+    settings = Settings({**fakes, "OPENAI_COMPAT_STREAM_USAGE": "0"})
+    (result,), _ = compare(settings, ["openai:x"])
+    assert result.tokens_source == "estimated" and result.completion_tokens == 4
+    assert result.prompt_tokens is None
