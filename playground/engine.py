@@ -128,7 +128,7 @@ class Comparison:
         for target, result in zip(self.targets, self.results):
             try:
                 provider = self.pool.get(target.provider, self.settings)
-                await provider.prepare()
+                await provider.prepare(target.model)
                 ready.append(provider)
             except ProviderError as exc:
                 Recorder(result).fail(exc, time.perf_counter(), self._redacted(exc.message))

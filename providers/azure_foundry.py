@@ -35,9 +35,9 @@ class AzureFoundryProvider(OpenAIStyleProvider):
         """``openai-v1`` or ``azure-ai-inference``, from the endpoint's shape."""
         return "openai-v1" if "/openai/v1" in self.base_url else "azure-ai-inference"
 
-    async def prepare(self) -> None:
+    async def prepare(self, model: str) -> None:
         if self.route == "openai-v1":
-            await super().prepare()
+            await super().prepare(model)
         elif self._inference is None:
             self._inference = make_client(self.base_url, self.setting(self.key_var) or "")
 
@@ -46,7 +46,7 @@ class AzureFoundryProvider(OpenAIStyleProvider):
             async for event in super().stream(request):
                 yield event
             return
-        await self.prepare()
+        await self.prepare(request.model)
         async for event in stream_inference(self._inference, request, provider=self.id,
                                             title=self.title, key_var=self.key_var or "",
                                             endpoint=self.base_url):

@@ -159,9 +159,10 @@ class Provider(ABC):
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Stream the answer to ``request``; raise ProviderError on failure."""
 
-    async def prepare(self) -> None:
-        """Create clients and do one-time setup before the clock starts, so that a cold
-        start of one target does not land in another target's TTFT."""
+    async def prepare(self, model: str) -> None:
+        """Create clients and do one-time setup for ``model`` before the clock starts
+        (local runtimes load the model here), so that a cold start never lands in a
+        TTFT. Raise ProviderError if the target cannot run at all."""
 
     async def list_models(self) -> list[ModelEntry]:
         """Models the service reports it can serve (empty where it cannot list)."""

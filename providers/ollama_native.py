@@ -44,7 +44,7 @@ class OllamaProvider(Provider):
             self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(600, connect=10))
         return self._client
 
-    async def prepare(self) -> None:
+    async def prepare(self, model: str) -> None:
         self.client()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:

@@ -83,7 +83,7 @@ class OpenAIStyleProvider(Provider):
             )
         return self._client
 
-    async def prepare(self) -> None:
+    async def prepare(self, model: str) -> None:
         self.client().chat.completions  # the SDK builds its resources lazily (~80 ms)
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
