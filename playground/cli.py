@@ -19,11 +19,12 @@ from playground.engine import DEFAULT_TIMEOUT_S, Comparison, ProviderPool
 from playground.metrics import TargetResult
 from playground.results import comparison_document, to_dataframe
 from playground.validate import InputError, plan
-from playground.providers_report import providers_report, render_providers
+from playground.providers_report import models_report, providers_report, render_providers
 from providers.base import ChatRequest
 from providers.errors import ProviderError
 from providers.images import load_image
 from providers.settings import Settings
+from playground.logs import install_redaction
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Handler, str]] = {}
@@ -119,23 +120,36 @@ def render_table(results: Sequence[TargetResult], wall_ms: float | None) -> str:
 
 def _providers_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--models", action="store_true",
+                   help="also list each provider's models: the curated Phi catalog and what "
+                        "the service reports (asks every configured service)")
 
 
 @command("providers", "list providers, whether each is configured, and why not",
          _providers_arguments)
 def providers_command(args: argparse.Namespace) -> int:
-    report = providers_report(Settings.load())
+    settings = Settings.load()
+    report = providers_report(settings)
+    models = asyncio.run(models_report(settings)) if args.models else None
     if args.format == "json":
+        if models is not None:
+            for entry in report:
+                entry["models"] = models[entry["id"]]
         print(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        print(render_providers(report))
+        return 0
+    print(render_providers(report))
+    for provider_id, entry in (models or {}).items():
+        print(f"\n{provider_id}: catalog: {', '.join(entry['catalog']) or '-'}")
+        listed = ", ".join(entry["service"]) or "-"
+        print(f"  service lists: {listed}" + (f" ({entry['error']})" if entry["error"] else ""))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m playground",
                                      description="SLM Playground: compare models side by side.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log to stderr: -v progress, -vv everything (keys are redacted)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (add_arguments, handler, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -147,8 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     _load_command_modules()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    install_redaction(Settings.load())
     if not args.verbose:
         # azure-core warns "Incomplete download." on every cut-off stream: the table
         # already says so.

@@ -33,6 +33,13 @@ SHORT_RETRY_AFTER_S = 2.0
 DISPATCH_TURNS = 16
 
 
+def max_answer_chars(max_tokens: int | None) -> int:
+    """How much text a target may send before the engine stops reading: a server that
+    ignores max_tokens must not fill memory or the browser. 32 characters per token is
+    far above any tokenizer's average, so honest answers never reach it."""
+    return max(4_000, max_tokens * 32) if max_tokens else 400_000
+
+
 class ProviderPool:
     """Provider instances reused across runs so HTTP connections are kept alive.
 
@@ -79,6 +86,7 @@ class Comparison:
         self.settings = settings or pool.settings
         self.timeout_s = timeout_s
         self.results = [TargetResult(str(t), t.provider, t.model) for t in self.targets]
+        self.max_answer_chars = max_answer_chars(request.max_tokens)
         self.wall_ms: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -184,6 +192,11 @@ class Comparison:
                     break
                 recorder.apply(event, time.perf_counter())
                 changed()
+                if len(recorder.result.text) > self.max_answer_chars:
+                    raise BadResponseError(
+                        f"{provider.title} kept sending past {self.max_answer_chars:,} "
+                        f"characters (max tokens: {request.max_tokens or 'not set'}); "
+                        "stopped reading.")
             recorder.finish(time.perf_counter())
         except TimeoutError:
             self._fail(recorder, ProviderTimeoutError(

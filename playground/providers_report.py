@@ -44,3 +44,27 @@ def render_providers(report: list[dict[str, Any]]) -> str:
         mark = "yes" if entry["configured"] else "no"
         lines.append(f"{entry['id']:<13}{mark:<12}{details}")
     return "\n".join(lines)
+
+
+async def models_report(settings: Settings) -> dict[str, dict[str, Any]]:
+    """For each configured provider: the curated Phi entries and what the service lists
+    (or why it could not list). Providers are closed afterwards."""
+    from providers.catalog import catalog_entries
+    from providers.errors import ProviderError
+
+    report: dict[str, dict[str, Any]] = {}
+    for provider_id, cls in providers.PROVIDERS.items():
+        instance = cls(settings)
+        entry: dict[str, Any] = {"catalog": [m.id for m in catalog_entries(provider_id)],
+                                 "service": [], "error": None}
+        if instance.missing_settings():
+            entry["error"] = f"not configured: set {' and '.join(instance.missing_settings())}"
+        else:
+            try:
+                entry["service"] = [m.id for m in await instance.list_models()]
+            except ProviderError as exc:
+                entry["error"] = exc.message
+            finally:
+                await instance.aclose()
+        report[provider_id] = entry
+    return report

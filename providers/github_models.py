@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import openai
 
+from providers.base import ModelEntry
 from providers.errors import GITHUB_RETIREMENT_DATE, WORKING_ROUTES, ProviderError, RetiredError
 from providers.openai_compat import OpenAIStyleProvider
 from providers.settings import EnvVar
@@ -30,6 +31,10 @@ class GitHubModelsProvider(OpenAIStyleProvider):
         EnvVar("GITHUB_MODELS_ENDPOINT", "GitHub Models inference endpoint",
                default="https://models.github.ai/inference"),
     )
+
+    async def list_models(self) -> list[ModelEntry]:
+        # The catalog endpoint was retired with the service; only the curated list remains.
+        return []
 
     def translate(self, exc: openai.APIError) -> ProviderError:
         if isinstance(exc, openai.APIStatusError) and exc.status_code == 410:

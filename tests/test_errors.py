@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from providers.base import ChatRequest
 from providers.settings import Settings
 from tests.fakes.faults import ROUTES, inject
 from tests.fakes.server import FakeServer
@@ -18,8 +19,9 @@ EXPECTED = {
     "refused": "unavailable", "dns": "unavailable", "no_headers": "timeout",
     "stall": "timeout", "reset": "unavailable", "malformed": "bad_response",
     "error_event": "bad_response", "no_terminator": "bad_response", "empty": "bad_response",
+    "huge": "bad_response",
 }
-PARTIAL = {"stall", "reset", "malformed", "error_event", "no_terminator"}
+PARTIAL = {"stall", "reset", "malformed", "error_event", "no_terminator", "huge"}
 # GitHub Models only ever answers 410 now: its other faults are covered by the routes
 # that share its SDK path (openai, nim, azure).
 CASES = [(route, fault) for route in sorted(ROUTES) for fault in sorted(EXPECTED)
@@ -38,7 +40,8 @@ def slow_enough(behaviours: Behaviours) -> Behaviours:
 def test_fault_gives_its_kind(route_name: str, fault: str, server: FakeServer, fakes,
                               slow_enough) -> None:
     env, route = inject(server, fakes, route_name, fault, timeout_s=TIMEOUT_S)
-    (result,), wall_ms = compare(Settings(env), [route.target], timeout_s=TIMEOUT_S)
+    request = ChatRequest("", "Hello?", max_tokens=16)
+    (result,), wall_ms = compare(Settings(env), [route.target], request, timeout_s=TIMEOUT_S)
     assert result.status == "error"
     assert result.error_kind == EXPECTED[fault], result.error
     assert result.error and len(result.error) > 20

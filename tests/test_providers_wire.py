@@ -171,3 +171,34 @@ def test_github_models_answers_retired(server: FakeServer, settings: Settings) -
     for route in ("azure:", "nim:", "ollama:", "onnx:"):
         assert route in message
     assert server.last().path == "/inference/chat/completions"
+
+
+def test_services_list_their_models(server: FakeServer, settings: Settings) -> None:
+    import asyncio
+
+    from playground.providers_report import models_report
+
+    report = asyncio.run(models_report(settings))
+    assert "microsoft/phi-3.5-vision-instruct" in report["nim"]["service"]
+    assert report["ollama"]["service"] == ["phi3.5:latest", "phi3:latest"]
+    assert report["openai"]["service"] == ["phi-3.5-mini-instruct"]
+    assert report["github"]["service"] == [] and report["github"]["error"] is None
+    assert "microsoft/phi-3.5-moe-instruct" in report["nim"]["catalog"]
+    assert server.last("/nim/v1/models").headers["Authorization"].startswith("Bearer nvapi-")
+
+
+def test_ollama_model_list_marks_phi_family(settings: Settings) -> None:
+    import asyncio
+
+    import providers
+
+    async def listed():
+        provider = providers.create("ollama", settings)
+        try:
+            return await provider.list_models()
+        finally:
+            await provider.aclose()
+
+    entries = {e.id: e for e in asyncio.run(listed())}
+    assert entries["phi3.5:latest"].family == "Phi-3.5-mini-instruct"
+    assert entries["phi3.5:latest"].context_length == 131072

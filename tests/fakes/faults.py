@@ -107,6 +107,8 @@ def mid_stream(base: Responder, fault: str, wire: str, after: int = 2,
             events = events[:cut] + [error]
         elif fault == "no_terminator":
             events = [e for e in events if not _is_terminator(e)]
+        elif fault == "huge":  # ignores max_tokens and keeps going
+            events = events[:cut] + [events[cut]] * 3000 + events[cut:]
         elif fault == "empty":
             events = [b"data: [DONE]\n\n"] if wire == "sse" else []
         return replace(reply, events=events, at=list(reply.at)[: len(events)])
@@ -115,7 +117,7 @@ def mid_stream(base: Responder, fault: str, wire: str, after: int = 2,
 
 FAULTS = ("401", "403", "404", "410", "413", "429", "429-short", "429-long", "500", "503",
           "refused", "dns", "no_headers", "stall", "reset", "malformed", "error_event",
-          "no_terminator", "empty")
+          "no_terminator", "empty", "huge")
 
 
 def inject(server: FakeServer, base_env: dict[str, str], route_name: str, fault: str, *,

@@ -177,7 +177,13 @@ class FakeServer:
                 wait = recorded.received_at + reply.at[index] - time.perf_counter()
                 if wait > 0:
                     await asyncio.sleep(wait)
-            await response.write(event)
+            try:
+                await response.write(event)
+            except ConnectionError:  # the client went away (stop, timeout): as real servers see it
+                return response
             recorded.sent_at.append(time.perf_counter())
-        await response.write_eof()
+        try:
+            await response.write_eof()
+        except ConnectionError:
+            pass
         return response
