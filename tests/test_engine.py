@@ -37,20 +37,40 @@ def scheduled(behaviours: Behaviours) -> dict[str, float]:
     return ends
 
 
-def test_targets_run_concurrently_and_timings_match_the_schedule(settings, behaviours) -> None:
+def sent_times(server: FakeServer, model: str) -> list[float]:
+    """When the fake wrote each event of ``model``'s stream (perf_counter)."""
+    return next(r for r in server.requests if (r.json or {}).get("model") == model).sent_at
+
+
+def assert_concurrent(results) -> None:
+    """Every target was dispatched before any target finished: none waited for another."""
+    first_end = min(r.dispatched_at + r.total_ms / 1000 for r in results)
+    assert max(r.dispatched_at for r in results) < first_end
+
+
+def test_targets_run_concurrently_and_timings_match_the_schedule(server: FakeServer, settings,
+                                                                 behaviours) -> None:
     ends = scheduled(behaviours)
     results, wall_ms = compare(settings, [t for t, *_ in SCHEDULE])
     assert [r.status for r in results] == ["ok"] * 4
-    slowest_ms = max(ends.values()) * 1000
-    assert wall_ms < slowest_ms + 250, "targets must not wait for each other"
-    assert wall_ms < 0.6 * sum(ends.values()) * 1000
+    assert_concurrent(results)
+    assert wall_ms < 0.9 * sum(ends.values()) * 1000, "run one after another"
     for result, (target, first, interval, n) in zip(results, SCHEDULE):
+        model = target.split(":", 1)[1]
+        sent = sent_times(server, model)
+        tail = 1 if result.provider == "ollama" else 3  # done line | finish, usage, [DONE]
+        lead = len(sent) - n - tail
         assert result.target == target
-        assert first * 1000 <= result.ttft_ms <= first * 1000 + 80
         assert result.completion_tokens == n and result.tokens_source == "reported"
-        assert result.decode_tokens_per_s == pytest.approx(1 / interval, rel=0.15)
+        # Never earlier than scheduled, and within a few ms of when the fake actually
+        # wrote the first and last pieces (load on the machine moves both together).
+        assert result.ttft_ms >= first * 1000
+        wrote_first_ms = (sent[lead] - result.dispatched_at) * 1000
+        assert 0 <= result.ttft_ms - wrote_first_ms < 50
+        server_rate = (n - 1) / (sent[lead + n - 1] - sent[lead])
+        assert result.decode_tokens_per_s == pytest.approx(server_rate, rel=0.15)
+        assert result.decode_tokens_per_s <= 1.05 / interval
         assert result.total_ms >= ends[target] * 1000
-        assert result.chars_per_s == pytest.approx(len(" w10") / interval, rel=0.3)
 
 
 def test_a_failing_target_does_not_disturb_the_others(server: FakeServer, fakes,
@@ -61,8 +81,9 @@ def test_a_failing_target_does_not_disturb_the_others(server: FakeServer, fakes,
     assert results[0].status == "error" and results[0].error_kind == "unavailable"
     for result, (target, first, _i, n) in zip(results[1:], SCHEDULE[1:]):
         assert result.status == "ok" and result.completion_tokens == n
-        assert first * 1000 <= result.ttft_ms <= first * 1000 + 80
-    assert wall_ms < max(ends.values()) * 1000 + 250
+        assert result.ttft_ms >= first * 1000
+    assert_concurrent(results[1:])
+    assert wall_ms < 0.9 * sum(list(ends.values())[1:]) * 1000
 
 
 def test_an_unconfigured_target_fails_alone(fakes) -> None:
@@ -88,7 +109,7 @@ def test_stop_ends_every_stream_promptly_and_keeps_text(server: FakeServer, sett
         return comparison, (time.perf_counter() - asked) * 1000
 
     comparison, stop_ms = asyncio.run(go())
-    assert stop_ms < 300
+    assert stop_ms < 1000  # promptly: not after the remaining 180 pieces (3.6 s)
     for result in comparison.results:
         assert result.status == "stopped" and result.partial
         assert result.text.startswith(" t0 t1") and result.total_ms < 3000
@@ -119,7 +140,7 @@ def test_idle_timeout_is_per_target(server: FakeServer, fakes, behaviours) -> No
     results, wall_ms = compare(Settings(env), [route.target, "nim:fine"], timeout_s=0.5)
     assert results[0].error_kind == "timeout" and "0.5 s" in results[0].error
     assert results[1].status == "ok"
-    assert 500 <= wall_ms < 1500
+    assert 500 <= wall_ms < 3000
 
 
 @pytest.mark.parametrize("target", ["nim:zh", "azure:zh", "ollama:zh", "openai:zh"])

@@ -69,7 +69,7 @@ def test_rate_limit_says_when_to_retry(server: FakeServer, fakes) -> None:
     env, route = inject(server, fakes, "nim", "429-long", timeout_s=TIMEOUT_S)
     (result,), wall_ms = compare(Settings(env), [route.target])
     assert "Retry after 3600 s" in result.error
-    assert wall_ms < 1000, "a long Retry-After must fail at once"
+    assert wall_ms < 2000, "a long Retry-After must fail at once"
 
 
 @pytest.mark.parametrize("route_name", ["nim", "azure-inference", "ollama"])
