@@ -8,6 +8,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# The optional Transformers provider is tested too (CPU torch; pip finds the wheel locally).
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-transformers.txt
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not
 # reachable here). Install it when missing and we are allowed to.
