@@ -1,0 +1,278 @@
+"""CLI commands for scenario packs: ``run``, ``scenarios`` and ``history``.
+
+``run`` exit status: 0 every row ok, 1 some target failed (or, with ``--fail-on-checks``,
+some check failed), 2 nothing was sent (bad scenario file, bad --target, bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+from collections.abc import Sequence
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from playground.cli import command
+from playground.engine import ProviderPool
+from playground.reports import (REPORT_FORMATS, export, markdown, rows_frame, run_document,
+                                summarize)
+from playground.routing import resolve_routes
+from playground.runner import RunOptions, RunRow, ScenarioRun
+from playground.scenario_files import ScenarioFileError, load_all, load_scenario, scenario_files
+from playground.scenarios import SCENARIOS_DIR, Scenario
+from playground.store import Store
+from playground.validate import InputError
+from providers.settings import Settings
+
+
+def find_scenario(name: str) -> Path:
+    """A path as given, else ``scenarios/NAME.yaml`` (so ``run chinese-qa`` works)."""
+    path = Path(name)
+    if path.is_file() or path.suffix in (".yaml", ".yml"):
+        return path
+    return SCENARIOS_DIR / f"{name}.yaml"
+
+
+def parse_overrides(specs: Sequence[str]) -> dict[str, list[str]]:
+    """``GROUP=PROVIDER:MODEL`` (repeatable; several for one group are tried in order)."""
+    overrides: dict[str, list[str]] = {}
+    for spec in specs:
+        group, sep, route = spec.partition("=")
+        if not sep or not group.strip() or not route.strip():
+            raise InputError([f"--target {spec!r} is not GROUP=PROVIDER:MODEL "
+                              "(e.g. --target 'Phi-3.5 mini=ollama:phi3.5')"])
+        overrides.setdefault(group.strip(), []).append(route.strip())
+    return overrides
+
+
+class ProgressBar:
+    """``[#####-----] 5/10 case / group: ok`` on stderr; one line per row when not a TTY."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 24) -> None:
+        self.total, self.width, self.done = total, width, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+
+    def advance(self, row: RunRow) -> None:
+        self.done += 1
+        r = row.result
+        what = f"{row.case} / {row.group}{' (warm-up)' if row.warmup else ''}: {r.status}"
+        if r.total_ms is not None:
+            what += f", {r.total_ms:.0f} ms"
+        if self.tty:
+            filled = self.width * self.done // max(self.total, 1)
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.stream.write(f"\r\033[K[{bar}] {self.done}/{self.total} {what}")
+            if self.done >= self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"[{self.done}/{self.total}] {what}\n")
+        self.stream.flush()
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="a scenario file, or the id of a pack in scenarios/")
+    p.add_argument("--target", action="append", default=[], metavar="GROUP=PROVIDER:MODEL",
+                   help="use this route for GROUP instead of the file's routes (repeatable)")
+    p.add_argument("--repeat", type=int, metavar="N", help="measured runs per case and group")
+    p.add_argument("--warmup", type=int, metavar="N",
+                   help="unmeasured warm-up runs per group before the first case")
+    p.add_argument("--parallel-local", action="store_true",
+                   help="run local targets (ollama, onnx, transformers) concurrently too")
+    p.add_argument("--out", metavar="FILE", help="also write the run to FILE (.csv, .json or .md)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--db", metavar="PATH", help="history database (default $PLAYGROUND_DB "
+                   "or ./playground.db)")
+    p.add_argument("--fail-on-checks", action="store_true",
+                   help="exit 1 when a check fails, not only when a target fails")
+
+
+@command("run", "run a scenario pack: every case on every group, with repeats and checks",
+         _run_arguments)
+def run_command(args: argparse.Namespace) -> int:
+    settings = Settings.load()
+    try:
+        if (args.repeat is not None and args.repeat < 1) or (args.warmup or 0) < 0:
+            raise InputError(["--repeat must be at least 1 and --warmup at least 0."])
+        if args.out and Path(args.out).suffix not in REPORT_FORMATS:
+            raise InputError([f"--out {args.out}: choose a file ending in "
+                              f"{', '.join(REPORT_FORMATS)}"])
+        scenario = load_scenario(find_scenario(args.scenario))
+        options = RunOptions(args.repeat, args.warmup, parse_overrides(args.target),
+                             args.parallel_local)
+        run = ScenarioRun(scenario, settings, options)
+        run.store = store = Store(args.db, settings.secret_values())
+    except ScenarioFileError as exc:
+        print("Nothing was sent:\n  " + "\n  ".join(map(str, exc.problems)), file=sys.stderr)
+        return 2
+    except InputError as exc:
+        print("Nothing was sent:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    except (RuntimeError, sqlite3.Error) as exc:
+        print(f"Nothing was sent: the history database cannot be used ({exc}).", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_drive(run, ProgressBar(run.total)))
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+    finally:
+        store.close()
+    meta = run.meta()
+    document = run_document(meta, run.rows, run_id=run.run_id, status=run.status,
+                            wall_ms=run.wall_ms)
+    if args.out:
+        export(args.out, meta, run.rows, run_id=run.run_id, status=run.status,
+               wall_ms=run.wall_ms)
+    print(json.dumps(document, ensure_ascii=False) if args.format == "json"
+          else render_run(run.rows, [c.public() for c in run.routes]))
+    print(f"Saved as run {run.run_id} in {store.path}"
+          + (f" and {args.out}" if args.out else "") + ".", file=sys.stderr)
+    failed = run.status != "done" or any(r.result.status != "ok" for r in run.rows)
+    checks_failed = any(not c.passed for r in run.rows if not r.warmup for c in r.checks)
+    return 1 if failed or (args.fail_on_checks and checks_failed) else 0
+
+
+async def _drive(run: ScenarioRun, progress: ProgressBar) -> None:
+    async with aclosing(run.updates()) as rows:
+        async for row in rows:
+            progress.advance(row)
+
+
+def render_run(rows: Sequence[RunRow], groups: Sequence[dict[str, Any]] | None) -> str:
+    """Routes, the comparison table, every row, then notes, errors and first answers."""
+    lines = ["routes:"] + [f"  {g['group']}: {g['route'] or 'none'}"
+                           + (f"  (skipped: {'; '.join(g['skipped'])})" if g["skipped"] else "")
+                           for g in groups or []]
+    summary = pd.DataFrame(summarize(rows))
+    if not summary.empty:
+        summary["checks"] = summary["checks_passed"].astype(str) + "/" + summary["checks_total"].astype(str)
+        columns = ["case", "group", "n", "errors", "ttft_ms_median", "ttft_ms_p90", "total_ms_median",
+                   "total_ms_p90", "decode_tokens_per_s_median", "tokens_source", "checks"]
+        lines += ["", "median / p90 over measured runs (warm-up excluded):",
+                  summary[columns].to_string(index=False, na_rep="-")]
+    frame = rows_frame(rows)
+    if not frame.empty:
+        columns = ["case", "group", "repeat", "warmup", "mode", "target", "status", "ttft_ms",
+                   "total_ms", "decode_tokens_per_s", "checks_passed", "checks_total"]
+        lines += ["", frame[columns].to_string(index=False, na_rep="-")]
+    for row in rows:
+        first = not row.warmup and row.repeat == 1
+        failed_checks = [] if row.warmup else [c for c in row.checks if not c.passed]
+        if not (first or row.result.error or failed_checks):
+            continue
+        lines += ["", f"== {row.case} / {row.group} #{row.repeat}"
+                  f"{' (warm-up)' if row.warmup else ''} [{row.result.status}] {row.result.target}"]
+        lines += [f"   note: {n}" for n in row.result.notices]
+        if row.result.error:
+            lines.append(f"   error ({row.result.error_kind}): {row.result.error}")
+        lines += [f"   check FAILED: {c.name}: {c.detail}" for c in failed_checks]
+        if first and row.result.text:
+            lines.append(row.result.text)
+    return "\n".join(lines)
+
+
+def _scenarios_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="*", help="scenario files (default: every pack in scenarios/)")
+    p.add_argument("--check", action="store_true", help="validate every file; exit 1 on any error")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+
+@command("scenarios", "list the scenario packs and which groups have a route that can run",
+         _scenarios_arguments)
+def scenarios_command(args: argparse.Namespace) -> int:
+    paths = [Path(f) for f in args.files] or scenario_files(SCENARIOS_DIR)
+    loaded, problems = load_all(paths)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if args.check:
+        for scenario in loaded:
+            print(f"ok  {scenario.path}  ({scenario.id})")
+        return 1 if problems else 0
+    if args.format == "json":
+        print(json.dumps([pack_entry(s) for s in loaded], ensure_ascii=False, indent=2))
+    else:
+        print(asyncio.run(_describe_packs(loaded, Settings.load())))
+    return 1 if problems else 0
+
+
+def pack_entry(scenario: Scenario) -> dict[str, Any]:
+    """The ``scenarios --format json`` entry of one pack."""
+    return {"id": scenario.id, "file": str(scenario.path), "title": scenario.title,
+            "description": scenario.description, "groups": [g.name for g in scenario.groups],
+            "cases": len(scenario.cases)}
+
+
+async def _describe_packs(packs: Sequence[Scenario], settings: Settings) -> str:
+    pool = ProviderPool(settings)
+    lines = []
+    try:
+        for scenario in packs:
+            lines += ["", f"{scenario.id}: {scenario.title}",
+                      f"  {len(scenario.cases)} case(s), {scenario.repeats} repeat(s), "
+                      f"{scenario.warmup} warm-up; {scenario.path}"]
+            for choice in await resolve_routes(scenario, pool):
+                lines.append(f"  - {choice.group}: {choice.describe()}")
+    finally:
+        await pool.aclose()
+    return "\n".join(lines).lstrip("\n")
+
+
+def _history_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", choices=("list", "show", "export"), default="list",
+                   help="list runs (default), show RUN_ID as a report, or export RUN_ID --out FILE")
+    p.add_argument("run_id", nargs="?", type=int, help="a run id from the list")
+    p.add_argument("--out", metavar="FILE", help="export to FILE (.csv, .json or .md)")
+    p.add_argument("--limit", type=int, default=30, help="runs to list (default 30)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--db", metavar="PATH", help="history database (default $PLAYGROUND_DB "
+                   "or ./playground.db)")
+
+
+@command("history", "list past scenario runs; show or export one (CSV, JSON, Markdown)",
+         _history_arguments)
+def history_command(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    try:
+        if args.action == "list":
+            runs = store.runs(args.limit)
+            print(json.dumps(runs, ensure_ascii=False, indent=2) if args.format == "json"
+                  else render_history(runs))
+            return 0
+        if args.run_id is None or (args.action == "export" and not args.out):
+            print(f"history {args.action} needs a RUN_ID"
+                  + (" and --out FILE" if args.action == "export" else ""), file=sys.stderr)
+            return 2
+        try:
+            run = store.load_run(args.run_id)
+        except KeyError:
+            print(f"There is no run {args.run_id} in {store.path}.", file=sys.stderr)
+            return 2
+        if args.action == "show":
+            print(markdown(run.meta, run.rows, run_id=run.id, status=run.status))
+            return 0
+        try:
+            export(args.out, run.meta, run.rows, run_id=run.id, status=run.status,
+                   wall_ms=run.wall_ms)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        print(f"Run {run.id} written to {args.out}.", file=sys.stderr)
+        return 0
+    finally:
+        store.close()
+
+
+def render_history(runs: Sequence[dict[str, Any]]) -> str:
+    if not runs:
+        return "No runs yet: try `python -m playground run chinese-qa`."
+    frame = pd.DataFrame(runs)
+    # A run still marked running was either still going or its process was killed.
+    frame["status"] = frame["status"].replace("running", "unfinished")
+    columns = ["id", "scenario_id", "started_at", "status", "rows", "failed", "title"]
+    return frame[columns].to_string(index=False)

@@ -1,0 +1,157 @@
+"""The run history: migrations, round trips, redaction, one transaction per round, and a
+process killed mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from playground import store as store_module
+from playground.cli import main
+from playground.metrics import TargetResult
+from playground.runner import RunRow
+from playground.store import MIGRATIONS, Store, default_path
+from providers.settings import Settings
+from tests.conftest import REPO
+from tests.fakes.services import KEYS, Behaviours
+from tests.scenario_support import answering, run_scenario, write_scenario
+
+
+def test_a_new_database_gets_every_migration(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 1
+    assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
+        "runs", "rows"}
+
+
+def test_a_later_migration_runs_once_and_keeps_the_data(tmp_path: Path, fakes,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "history.db"
+    with_history = Store(path)
+    run_scenario(write_scenario(tmp_path), Settings(fakes), store=with_history)
+    with_history.close()
+    calls = []
+
+    def m002_add_note(db: sqlite3.Connection) -> None:
+        calls.append(1)
+        db.execute("ALTER TABLE runs ADD COLUMN note TEXT")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, m002_add_note])
+    for _ in range(2):
+        reopened = Store(path)
+        assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert len(reopened.load_run(1).rows) == 2
+        reopened.close()
+    assert calls == [1]
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    sqlite3.connect(path).execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="written by a newer version"):
+        Store(path)
+
+
+def test_the_path_comes_from_playground_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert default_path() == Path("playground.db")
+    monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "elsewhere.db"))
+    assert default_path() == tmp_path / "elsewhere.db"
+
+
+def test_a_run_reads_back_as_it_ran(tmp_path: Path, fakes, behaviours: Behaviours) -> None:
+    answering(behaviours, answers={"": "长沙是湖南的省会。"})
+    path = write_scenario(tmp_path, repeats=2, warmup=1, checks=[{"language": "zh"}],
+                          cases=[{"id": "one", "prompt": "你知道长沙吗？"}])
+    history = Store(tmp_path / "h.db")
+    run = run_scenario(path, Settings(fakes), store=history)
+    stored = history.load_run(run.run_id)
+    assert (stored.scenario_id, stored.status) == ("test-pack", "done")
+    assert stored.wall_ms == pytest.approx(run.wall_ms)
+    assert len(stored.rows) == len(run.rows) == 6
+    for live, back in zip(run.rows, stored.rows):
+        assert (back.case, back.group, back.repeat, back.warmup, back.mode) == (
+            live.case, live.group, live.repeat, live.warmup, live.mode)
+        assert back.checks == live.checks
+        for name in ("target", "status", "text", "ttft_ms", "total_ms", "completion_tokens",
+                     "tokens_source", "decode_tokens_per_s", "resolved_model", "notices"):
+            assert getattr(back.result, name) == getattr(live.result, name), name
+    assert [g["route"] for g in stored.meta["groups"]] == [
+        "nim:microsoft/phi-3.5-mini-instruct", "azure:Phi-3.5-mini-instruct"]
+    assert stored.meta["parameters"]["repeats"] == 2 and stored.meta["parameters"]["warmup"] == 1
+    assert stored.meta["environment"]["libraries"]["openai"]
+    listed = history.runs()
+    assert listed[0]["id"] == run.run_id and listed[0]["rows"] == 6 and listed[0]["failed"] == 0
+
+
+def test_no_secret_reaches_the_history(tmp_path: Path, fakes, behaviours: Behaviours) -> None:
+    # A service that echoes a key back (in an answer) must not get it stored.
+    answering(behaviours, answers={"": f"your key is {KEYS['NVIDIA_API_KEY']} ok"})
+    path = tmp_path / "h.db"
+    settings = Settings.load(dotenv_path=None, environ=fakes)
+    history = Store(path, settings.secret_values())
+    run = run_scenario(write_scenario(tmp_path), settings, store=history)
+    history.close()
+    assert run.rows[0].result.text.startswith("your key is nvapi-")
+    raw = path.read_bytes()
+    for key in KEYS.values():
+        assert key.encode() not in raw
+    assert Store(path).load_run(1).rows[0].result.text == "your key is *** ok"
+
+
+def test_each_round_is_one_transaction(tmp_path: Path) -> None:
+    history = Store(tmp_path / "h.db")
+    run_id = history.begin_run({"scenario": {"id": "x", "title": "X"}})
+    good = RunRow("one", "A", 1, False, "concurrent", TargetResult("nim:m", "nim", "m"))
+    broken = RunRow(None, "B", 1, False, "concurrent", TargetResult("nim:m", "nim", "m"))  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        history.add_rows(run_id, [good, broken])
+    assert history.load_run(run_id).rows == []
+    history.add_rows(run_id, [good])
+    assert len(history.load_run(run_id).rows) == 1
+
+
+def _rows_in(path: Path) -> int:
+    try:
+        db = sqlite3.connect(path, timeout=5)
+        return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # not created yet
+
+
+def test_history_survives_a_process_killed_mid_run(tmp_path: Path, fakes, behaviours: Behaviours,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    behaviours.default.first_s, behaviours.default.interval_s = 0.08, 0.005
+    scenario = write_scenario(tmp_path, repeats=40)
+    db = tmp_path / "h.db"
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "playground", "run", str(scenario), "--db", str(db)],
+        env={**clean, "PYTHONPATH": REPO, **fakes}, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while _rows_in(db) < 6 and time.monotonic() < deadline and runner.poll() is None:
+        time.sleep(0.02)
+    os.kill(runner.pid, signal.SIGKILL)
+    assert runner.wait(10) == -signal.SIGKILL
+    saved = _rows_in(db)
+    assert 6 <= saved < 80 and saved % 2 == 0, "whole rounds only (2 groups per round)"
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    run = Store(db).load_run(1)
+    assert run.status == "running" and run.finished_at is None
+    assert all(r.result.status == "ok" for r in run.rows)
+    assert main(["history", "--db", str(db)]) == 0
+    assert "unfinished" in capsys.readouterr().out
+    out = tmp_path / "partial.json"
+    assert main(["history", "export", "1", "--out", str(out), "--db", str(db)]) == 0
+    document = json.loads(out.read_text())
+    assert document["status"] == "running" and len(document["runs"]) == saved
