@@ -1,0 +1,160 @@
+"""The run's event handlers: Compare (an async generator over throttled frames), Stop,
+and the step after a run (charts and downloads). Plain methods; ``layout`` wires them.
+
+Compare's outputs, in order (see :data:`COMPARE_OUTPUTS`): the 6 pane columns, their 6
+status lines, their 6 answers, the metrics table, the run record (``gr.State``), the 3
+charts and the 2 download buttons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from playground.engine import DEFAULT_TIMEOUT_S, Comparison
+from playground.metrics import TargetResult
+from playground.policy import SessionLimiter
+from playground.ui import render
+from playground.ui.exports import RunRecord, write_exports
+from playground.ui.live import Frame, LiveRun
+from playground.ui.session import Sessions, session_key
+from playground.validate import InputError, plan
+from providers import Target
+from providers.base import ChatRequest
+from providers.errors import ProviderError
+from providers.images import load_image
+
+N_SLOTS = 6
+COMPARE_OUTPUTS = {"slots": N_SLOTS, "status": N_SLOTS, "answers": N_SLOTS, "table": 1,
+                   "record": 1, "charts": len(render.CHARTS), "downloads": 2}
+SKIP: dict[str, Any] = {"__type__": "update"}  # gr.skip(): leave this output as it is
+
+
+def build_request(prompt: str | None, system: str | None, files: Sequence[str] | None,
+                  max_tokens: float | None, temperature: float | None, top_p: float | None,
+                  seed: float | None) -> ChatRequest:
+    """The request from the form; unreadable images raise InputError naming each file."""
+    images, problems = [], []
+    for path in files or ():
+        try:
+            images.append(load_image(path))
+        except ProviderError as exc:
+            problems.append(exc.message)
+    if problems:
+        raise InputError(problems)
+    return ChatRequest(model="", prompt=prompt or "", system=(system or "").strip() or None,
+                       images=tuple(images),
+                       max_tokens=None if max_tokens is None else int(max_tokens),
+                       temperature=temperature, top_p=top_p,
+                       seed=None if seed is None else int(seed))
+
+
+class RunHandlers:
+    """Compare, Stop and the after-run step, sharing the server's :class:`Sessions`."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+        self.limiter = SessionLimiter(sessions.policy.max_runs_per_session)
+
+    def _plan(self, targets: Sequence[str] | None, request: ChatRequest,
+              keys: dict[str, str] | None) -> tuple[list[Target], Any]:
+        settings = self.sessions.settings_for(keys)
+        planned = plan(list(targets or []), request, settings,
+                       max_prompt_chars=self.sessions.policy.max_prompt_chars)
+        return planned, settings
+
+    async def compare(self, targets: list[str] | None, prompt: str, system: str,
+                      files: list[str] | None, max_tokens: float | None,
+                      temperature: float | None, top_p: float | None, seed: float | None,
+                      timeout_s: float | None, keys: dict[str, str] | None,
+                      request: gr.Request = None) -> AsyncIterator[list[Any]]:
+        """Run one comparison and stream its frames; bad input raises gr.Error and sends
+        nothing."""
+        session = session_key(request)
+        timeout = DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s)
+        try:
+            if timeout <= 0:
+                raise InputError(["The idle timeout must be more than 0 seconds."])
+            chat = build_request(prompt, system, files, max_tokens, temperature, top_p, seed)
+            planned, settings = self._plan(targets, chat, keys)
+            slot = ExitStack()
+            slot.enter_context(self.limiter.slot(session))
+        except InputError as exc:
+            raise gr.Error(render.problems_html(exc.problems), title="Nothing was sent",
+                           print_exception=False) from None
+        comparison = Comparison(chat, planned, self.sessions.pool(), timeout_s=timeout,
+                                settings=settings)
+        run = LiveRun(comparison)
+        self.sessions.start(session, run)
+        run.start()
+        try:
+            yield first_outputs(comparison.results)
+            sent: dict[str, Any] = {}
+            async for frame in run.frames():
+                record = RunRecord(chat, comparison.results, comparison.wall_ms, timeout) \
+                    if frame.final else None
+                yield frame_outputs(comparison.results, frame, sent, record)
+        finally:
+            await run.close()
+            self.sessions.finish(session, run)
+            slot.close()
+
+    async def stop(self, request: gr.Request = None) -> None:
+        """Stop this session's comparison; its panes and table then show "stopped"."""
+        self.sessions.stop(session_key(request))
+
+    def after_run(self, record: RunRecord | None) -> list[Any]:
+        """Charts of TTFT, total time and decode tokens/s, and the CSV/JSON downloads."""
+        if record is None:
+            return [SKIP] * (len(render.CHARTS) + 2)
+        order = [r.target for r in record.results]  # bars in target order, not A-Z
+        charts = [gr.update(value=render.chart_frame(record.results, metric), sort=order,
+                            visible=True) for metric in render.CHARTS]
+        csv_path, json_path = write_exports(record)
+        return [*charts, gr.update(value=str(csv_path), visible=True),
+                gr.update(value=str(json_path), visible=True)]
+
+
+def _padded(values: list[Any], fill: Any) -> list[Any]:
+    return values + [fill] * (N_SLOTS - len(values))
+
+
+def first_outputs(results: Sequence[TargetResult]) -> list[Any]:
+    """Show one pane per target, clear the last run's answers, charts and downloads."""
+    slots = [gr.update(visible=i < len(results)) for i in range(N_SLOTS)]
+    status = _padded([render.status_line(r) for r in results], "")
+    answers = _padded(["" for _ in results], "")
+    hidden = [gr.update(visible=False)] * (len(render.CHARTS) + 2)
+    return [*slots, *status, *answers, render.metrics_table(results), None, *hidden]
+
+
+def frame_outputs(results: Sequence[TargetResult], frame: Frame, sent: dict[str, Any],
+                  record: RunRecord | None) -> list[Any]:
+    """One frame: changed panes and the table when due, each skipped when identical to
+    what the page already shows (re-rendering costs the browser). The final frame is
+    complete (an API client's result is the last frame) and carries the record."""
+    def fresh(key: str, value: Any) -> Any:
+        if frame.final:
+            return value
+        old = sent.get(key)
+        if isinstance(value, pd.DataFrame):
+            same = isinstance(old, pd.DataFrame) and old.equals(value)
+        else:
+            same = old == value
+        if same:
+            return SKIP
+        sent[key] = value
+        return value
+
+    status, answers = [SKIP] * N_SLOTS, [SKIP] * N_SLOTS
+    for i in sorted(frame.changed):
+        status[i] = fresh(f"s{i}", render.status_line(results[i]))
+        answers[i] = fresh(f"a{i}", render.answer_text(results[i]))
+    table = fresh("table", render.metrics_table(results)) if frame.table else SKIP
+    rest = [SKIP] * (len(render.CHARTS) + 2)
+    return [*[SKIP] * N_SLOTS, *status, *answers, table, record if frame.final else SKIP,
+            *rest]

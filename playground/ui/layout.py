@@ -1,0 +1,212 @@
+"""The page: components and event wiring only; every handler lives in ``handlers``,
+``page`` or ``local_panel``.
+
+Queue settings (documented in the README): the Compare event may run
+``PLAYGROUND_CONCURRENCY`` comparisons at once (default 24; Gradio's per-event default
+is 1, which would make visitors wait for each other); one process on 2 cores keeps 20
+concurrent comparisons within ~13 % of ideal (spike-gradio.md §2). Other events share
+``default_concurrency_limit=8``. The queue holds at most ``PLAYGROUND_QUEUE_SIZE``
+waiting events (default 100), then refuses new ones at once instead of piling up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import gradio as gr
+
+from playground.policy import Policy
+from playground.ui import local_panel, presets, render
+from playground.ui.handlers import N_SLOTS, RunHandlers
+from playground.ui.page import PageHandlers, catalog_targets
+from playground.ui.picker import provider_options
+from playground.ui.session import Sessions
+from providers.settings import Settings
+
+TITLE = "SLM Playground"
+INTRO = ("Send one prompt (and optional images) to up to six models at once, watch every "
+         "answer stream side by side, and compare time to first token, total time, token "
+         "counts and speed. All times are measured by the engine from each request's "
+         "dispatch (`time.perf_counter`).")
+EXTRA_TABS = ("playground.ui.scenarios_tab",)
+# Panes keep a third of the row even when fewer are visible (4 targets: 3 + 1, not 3 + a
+# full-width one).
+CSS = """
+.pane-slot {flex: 0 1 calc(33.333% - var(--layout-gap)) !important; min-width: 320px !important}
+.status-line p {margin: 0}
+"""
+
+
+def launch_options() -> dict[str, Any]:
+    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling at launch)."""
+    return {"theme": gr.themes.Soft(), "css": CSS, "footer_links": ["api", "gradio"]}
+
+
+def queue_options() -> dict[str, Any]:
+    return {"default_concurrency_limit": 8,
+            "max_size": int(os.environ.get("PLAYGROUND_QUEUE_SIZE", "100"))}
+
+
+def compare_concurrency() -> int:
+    return int(os.environ.get("PLAYGROUND_CONCURRENCY", "24"))
+
+
+def build_demo(settings: Settings | None = None, policy: Policy | None = None) -> gr.Blocks:
+    """The whole app for ``settings`` (default: environment and ``.env``)."""
+    sessions = Sessions(settings or Settings.load(), policy or Policy.from_env())
+    runs, page = RunHandlers(sessions), PageHandlers(sessions)
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        keys = gr.State({})
+        base_url = gr.State("/")
+        with gr.Tab("Compare", id="compare"):
+            form = _form(sessions)
+            panes = _panes()
+            table = gr.Dataframe(render.metrics_table([]), headers=render.TABLE_COLUMNS,
+                                 datatype=render.TABLE_TYPES, interactive=False,
+                                 max_height=320, label="Metrics (engine-measured)",
+                                 elem_id="metrics")
+            charts, downloads = _results()
+            record = gr.State(None)
+        _extra_tabs(sessions, keys)
+        with gr.Tab("Local models", id="local") as local_tab:
+            local_panel.build(sessions, local_tab)
+        with gr.Tab("Settings", id="settings"):
+            key_boxes, save, clear, keys_status, providers_md = _settings(page)
+        _wire(demo, runs, page, form, panes, table, record, charts, downloads, keys,
+              base_url, key_boxes, save, clear, keys_status, providers_md)
+    demo.queue(**queue_options())
+    return demo
+
+
+def _extra_tabs(sessions: Sessions, keys: Any) -> None:
+    """Tabs from other features, when this build has them: a module in EXTRA_TABS with
+    ``TAB_TITLE`` and ``build(sessions, keys)`` (keys: the session-keys gr.State)."""
+    for name in EXTRA_TABS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        with gr.Tab(module.TAB_TITLE):
+            module.build(sessions, keys)
+
+
+def _form(sessions: Sessions) -> dict[str, Any]:
+    f: dict[str, Any] = {}
+    with gr.Row():
+        f["preset"] = gr.Dropdown([p.name for p in presets.presets()], value=None,
+                                  label="Lesson presets", scale=1, elem_id="preset")
+        f["targets"] = gr.Dropdown(catalog_targets(), value=[], multiselect=True,
+                                   max_choices=N_SLOTS, allow_custom_value=True, scale=2,
+                                   label="Targets (1-6, PROVIDER:MODEL)", elem_id="targets")
+    with gr.Accordion("Add a target from a provider's models", open=False,
+                      elem_id="picker"):
+        with gr.Row():
+            f["provider"] = gr.Dropdown(provider_options(sessions.settings), value=None,
+                                        label="Provider", elem_id="provider")
+            f["model"] = gr.Dropdown([], value=None, allow_custom_value=True, label="Model",
+                                     elem_id="model")
+            f["add"] = gr.Button("Add target", elem_id="add-target", scale=0)
+        f["models_note"] = gr.Markdown(elem_id="models-note")
+    f["prompt"] = gr.Textbox(label="Prompt", lines=3, elem_id="prompt")
+    f["system"] = gr.Textbox(label="System prompt (optional)", lines=1, elem_id="system")
+    f["files"] = gr.File(label="Images (optional, vision models)", file_count="multiple",
+                         file_types=["image"], type="filepath", elem_id="images")
+    with gr.Accordion("Parameters", open=False):
+        with gr.Row():
+            f["max_tokens"] = gr.Number(512, label="Max tokens", precision=0, minimum=1)
+            f["temperature"] = gr.Number(None, label="Temperature (empty: service default)",
+                                         minimum=0, maximum=2)
+            f["top_p"] = gr.Number(None, label="top_p (empty: service default)",
+                                   minimum=0, maximum=1)
+            f["seed"] = gr.Number(None, label="Seed (empty: none)", precision=0)
+            f["timeout"] = gr.Number(60, label="Idle timeout per target (s)", minimum=1)
+    with gr.Row():
+        f["go"] = gr.Button("Compare", variant="primary", elem_id="compare-btn")
+        f["stop"] = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+    f["share"] = gr.Textbox(label="Share link (targets and prompts, never keys)",
+                            buttons=["copy"], interactive=False, elem_id="share-link")
+    return f
+
+
+def _panes() -> dict[str, list[Any]]:
+    panes: dict[str, list[Any]] = {"slots": [], "status": [], "answers": []}
+    for row in range(2):
+        with gr.Row(equal_height=True):
+            for i in range(row * 3, row * 3 + 3):
+                with gr.Column(visible=False, elem_id=f"slot-{i}",
+                               elem_classes="pane-slot") as slot:
+                    panes["status"].append(gr.Markdown(elem_id=f"status-{i}",
+                                                       elem_classes="status-line"))
+                    panes["answers"].append(gr.Markdown(
+                        height=320, container=True, elem_id=f"answer-{i}",
+                        elem_classes="pane-answer"))
+                panes["slots"].append(slot)
+    return panes
+
+
+def _results() -> tuple[list[Any], list[Any]]:
+    with gr.Row():
+        charts = [gr.BarPlot(None, x="target", y=metric, title=title, y_title=axis,
+                             y_lim=[0, None], x_label_angle=-20, visible=False,
+                             elem_id=f"chart-{metric}")
+                  for metric, (title, axis) in render.CHARTS.items()]
+    with gr.Row():
+        downloads = [gr.DownloadButton("Download CSV", visible=False, elem_id="dl-csv"),
+                     gr.DownloadButton("Download JSON", visible=False, elem_id="dl-json")]
+    return charts, downloads
+
+
+def _settings(page: PageHandlers) -> tuple[list[Any], Any, Any, Any, Any]:
+    gr.Markdown("Keys typed here apply to **this browser tab only**: they stay on the "
+                "server for this session, are never shown again, logged or exported, and "
+                "override the server's own settings for you alone.")
+    boxes = [gr.Textbox(label=f"{f.name} ({f.provider})", info=f.help,
+                        type="password" if f.secret else "text", elem_id=f"key-{f.name}")
+             for f in page.fields]
+    with gr.Row():
+        save = gr.Button("Use for this session", variant="primary", elem_id="keys-save")
+        clear = gr.Button("Forget session keys", elem_id="keys-clear")
+    status = gr.Markdown(elem_id="keys-status")
+    providers_md = gr.Markdown(elem_id="providers-table")
+    return boxes, save, clear, status, providers_md
+
+
+def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, Any],
+          panes: dict[str, list[Any]], table: Any, record: Any, charts: list[Any],
+          downloads: list[Any], keys: Any, base_url: Any, key_boxes: list[Any], save: Any,
+          clear: Any, keys_status: Any, providers_md: Any) -> None:
+    inputs = [f["targets"], f["prompt"], f["system"], f["files"], f["max_tokens"],
+              f["temperature"], f["top_p"], f["seed"], f["timeout"], keys]
+    outputs = [*panes["slots"], *panes["status"], *panes["answers"], table, record,
+               *charts, *downloads]
+    run = f["go"].click(runs.compare, inputs, outputs, api_name="compare",
+                        concurrency_limit=compare_concurrency(), concurrency_id="compare",
+                        show_progress="minimal")
+    # .success, not .then: after a failed run the previous results must not come back.
+    run.success(runs.after_run, record, [*charts, *downloads], api_visibility="private")
+    # Not cancels=[run]: a cancelled generator could not show "stopped"; the engine
+    # stops the streams and Compare's last frame shows it (queue=False: never waits).
+    f["stop"].click(runs.stop, None, None, queue=False, api_name="stop")
+
+    setup = [f["targets"], f["prompt"], f["system"]]
+    demo.load(page.on_load, None, [*setup, base_url, f["share"]], api_visibility="private")
+    demo.load(page.settings_view, keys, [keys_status, f["provider"], providers_md],
+              api_visibility="private")
+    for box in setup:
+        box.change(page.share, [base_url, *setup], f["share"], queue=False,
+                   trigger_mode="always_last",
+                   show_progress="hidden", api_visibility="private")
+    f["preset"].input(page.apply_preset, f["preset"], setup, api_visibility="private")
+    f["provider"].input(page.pick_provider, [f["provider"], keys],
+                        [f["model"], f["models_note"]], api_visibility="private")
+    f["add"].click(page.add_target, [f["targets"], f["provider"], f["model"]],
+                   f["targets"], api_visibility="private")
+    view = [keys_status, f["provider"], providers_md]
+    save.click(page.save_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
+               api_visibility="private")
+    clear.click(page.clear_keys, None, [keys, *key_boxes, *view], api_visibility="private")

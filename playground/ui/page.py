@@ -1,0 +1,114 @@
+"""Handlers that set a comparison up: page load (share links), presets, the target
+picker, the share-link field and the per-session keys. Plain methods; ``layout`` wires
+them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from playground.ui import picker, presets, render
+from playground.ui.handlers import SKIP
+from playground.ui.session import Sessions, setting_fields
+from playground.ui.share import page_url, read_share, share_link
+from playground.validate import MAX_TARGETS, InputError
+from providers.catalog import PHI_MODELS
+
+
+def catalog_targets() -> list[str]:
+    """Every catalog model on every route except retired GitHub Models, as targets."""
+    return [f"{route}:{model_id}" for m in PHI_MODELS
+            for route, model_id in m.routes.items() if route != "github"]
+
+
+def targets_update(selected: list[str]) -> dict[str, Any]:
+    """The targets dropdown showing ``selected`` (kept among its choices)."""
+    choices = list(dict.fromkeys([*selected, *catalog_targets()]))
+    return gr.update(choices=choices, value=list(selected))
+
+
+class PageHandlers:
+    """Setup handlers sharing the server's :class:`Sessions`."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+        self.fields = setting_fields(sessions.policy)
+
+    def on_load(self, request: gr.Request = None) -> list[Any]:
+        """Fill targets and prompts from a share link; remember the page's address."""
+        query = dict(getattr(request, "query_params", None) or {})
+        shared = read_share(query)
+        headers = dict(getattr(request, "headers", None) or {})
+        base = page_url(headers.get("referer"))
+        link = share_link(base, shared.targets, shared.prompt, shared.system)
+        return [targets_update(shared.targets),
+                shared.prompt or SKIP, shared.system or SKIP, base, link]
+
+    def share(self, base: str | None, targets: list[str] | None, prompt: str | None,
+              system: str | None) -> str:
+        """The share link for the current setup (targets and prompts, never keys)."""
+        return share_link(base or "/", targets or [], prompt or "", system or "")
+
+    def apply_preset(self, name: str | None) -> list[Any]:
+        """Targets and prompts of a lesson preset."""
+        preset = presets.find(name or "")
+        if preset is None:
+            return [SKIP, SKIP, SKIP]
+        if preset.needs_image:
+            gr.Info("This comparison needs an image: attach one before pressing Compare.")
+        return [targets_update(list(preset.targets)), preset.prompt, preset.system]
+
+    async def pick_provider(self, provider_id: str | None,
+                            keys: dict[str, str] | None) -> list[Any]:
+        """The chosen provider's models (service list merged with the catalog)."""
+        if not provider_id:
+            return [gr.update(choices=[], value=None), ""]
+        settings = self.sessions.settings_for(keys)
+        options, note = await picker.model_options(provider_id, settings)
+        first = options[0][1] if options else None
+        return [gr.update(choices=options, value=first), note]
+
+    def add_target(self, selected: list[str] | None, provider_id: str | None,
+                   model: str | None) -> dict[str, Any]:
+        """Append ``provider:model`` to the selected targets."""
+        selected = list(selected or [])
+        if not provider_id or not (model or "").strip():
+            gr.Warning("Pick a provider and a model first.")
+            return SKIP
+        target = f"{provider_id}:{model.strip()}"
+        if target in selected:
+            return SKIP
+        if len(selected) >= MAX_TARGETS:
+            gr.Warning(f"At most {MAX_TARGETS} targets; remove one first.")
+            return SKIP
+        return targets_update([*selected, target])
+
+    def save_keys(self, keys: dict[str, str] | None, *values: str) -> list[Any]:
+        """Keep the typed keys for this session only; clear the fields so that no key
+        stays in the page."""
+        typed = {f.name: v.strip() for f, v in zip(self.fields, values) if v and v.strip()}
+        merged = {**(keys or {}), **typed}
+        try:
+            settings = self.sessions.settings_for(merged)
+        except InputError as exc:
+            raise gr.Error(render.problems_html(exc.problems), title="Not saved",
+                           print_exception=False) from None
+        self.sessions.remember_secrets(settings)
+        return [merged, *[""] * len(self.fields), *self._settings_view(merged)]
+
+    def clear_keys(self) -> list[Any]:
+        """Forget this session's keys (the server's own settings apply again)."""
+        return [{}, *[""] * len(self.fields), *self._settings_view({})]
+
+    def settings_view(self, keys: dict[str, str] | None) -> list[Any]:
+        """Session status, provider choices and the providers table."""
+        return self._settings_view(keys or {})
+
+    def _settings_view(self, keys: dict[str, str]) -> list[Any]:
+        settings = self.sessions.settings_for(keys)
+        names = ", ".join(f"`{name}`" for name in sorted(keys)) or "none"
+        status = (f"Set for this session only: {names}. Values are kept on the server "
+                  "for this tab and never shown, logged or exported.")
+        return [status, gr.update(choices=picker.provider_options(settings)),
+                picker.providers_markdown(settings)]

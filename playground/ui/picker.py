@@ -1,0 +1,90 @@
+"""Data for the target picker: providers (configured or not, and why not) and each
+provider's models, merged from what the service lists and the curated Phi catalog."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import providers
+from playground.providers_report import providers_report
+from providers.base import ModelEntry
+from providers.catalog import catalog_entries
+from providers.errors import ProviderError, redact
+from providers.settings import Settings
+
+LIST_TIMEOUT_S = 5.0
+
+
+def provider_state(entry: dict[str, Any]) -> str:
+    """``ready``, ``not configured: set X`` and the provider's status note, if any."""
+    state = "ready" if entry["configured"] else f"not configured: {entry['why_not']}"
+    return f"{state} ({entry['note']})" if entry["note"] else state
+
+
+def provider_options(settings: Settings) -> list[tuple[str, str]]:
+    """(label, provider id) for the provider dropdown, each saying whether it is usable."""
+    return [(f"{e['title']} ({e['id']}) — {provider_state(e)}", e["id"])
+            for e in providers_report(settings)]
+
+
+def providers_markdown(settings: Settings) -> str:
+    """A Markdown table of every provider, its state and the variables it reads (names
+    only, never values)."""
+    lines = ["| provider | state | variables |", "|---|---|---|"]
+    for e in providers_report(settings):
+        names = ", ".join(f"`{v['name']}`{' ✓' if v['set'] else ''}" for v in e["variables"])
+        lines.append(f"| **{e['id']}** {e['title']} | {provider_state(e)} | {names or '—'} |")
+    lines.append("\n✓ = set (server environment, `.env`, or this session's settings).")
+    return "\n".join(lines)
+
+
+async def listed_models(provider_id: str, settings: Settings,
+                        timeout_s: float = LIST_TIMEOUT_S) -> tuple[list[ModelEntry], str]:
+    """What the service says it serves, and a note when it could not say (not
+    configured, unreachable, or no list on this route)."""
+    provider = providers.create(provider_id, settings)
+    if provider.missing_settings():
+        return [], f"{provider.title} is not configured; showing the Phi catalog."
+    try:
+        async with asyncio.timeout(timeout_s):
+            entries = await provider.list_models()
+    except TimeoutError:
+        return [], f"{provider.title} did not list its models within {timeout_s:g} s."
+    except ProviderError as exc:
+        return [], f"Could not list {provider.title}'s models: " \
+                   f"{redact(exc.message, settings.secret_values())}"
+    finally:
+        await provider.aclose()
+    return entries, "" if entries else f"{provider.title} lists no models here."
+
+
+def merge_models(provider_id: str, listed: list[ModelEntry]) -> list[tuple[str, str]]:
+    """(label, model id): catalog models first (marked when the service lists them),
+    then models only the service knows."""
+    listed_ids = {e.id.lower().removesuffix(":latest") for e in listed}
+    # A local service's list is complete: a catalog model it lacks is not installed.
+    absent = " · not installed here" if providers.PROVIDERS[provider_id].local and listed \
+        else ""
+    options = []
+    for entry in catalog_entries(provider_id):
+        mark = " · available" if entry.id.lower() in listed_ids else absent
+        vision = " · vision" if entry.vision else ""
+        options.append((f"{entry.id} — {entry.family}{vision}{mark}", entry.id))
+    known = {model_id.lower() for _, model_id in options}
+    for entry in listed:
+        if entry.id.lower().removesuffix(":latest") not in known:
+            family = f" — {entry.family}" if entry.family else ""
+            where = "present locally" if entry.source == "local" else "listed by the service"
+            options.append((f"{entry.id}{family} · {where}", entry.id))
+    return options
+
+
+async def model_options(provider_id: str, settings: Settings,
+                        timeout_s: float = LIST_TIMEOUT_S) -> tuple[list[tuple[str, str]], str]:
+    """The model dropdown's choices for ``provider_id`` and a note on where they came
+    from."""
+    if provider_id not in providers.PROVIDERS:
+        return [], ""
+    listed, note = await listed_models(provider_id, settings, timeout_s)
+    return merge_models(provider_id, listed), note

@@ -1,0 +1,176 @@
+"""End to end in a real browser: pick targets, Compare, read the live table, Stop a slow
+stream, download the CSV, per-session keys, images and a local model download."""
+
+from __future__ import annotations
+
+import csv
+import io
+from urllib.parse import quote
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, SCHEDULE, App, pieces
+
+pytestmark = [pytest.mark.browser,
+              # Gradio 6.31 uses pandas options that pandas 3 deprecates (harmless).
+              pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
+
+NIM = "nim:microsoft/phi-3.5-mini-instruct"
+OLLAMA = "ollama:phi3.5"
+AZURE = "azure:Phi-3.5-mini-instruct"
+TINY_ANSWER = "Hello! I am a tiny test model."  # the tiny ONNX fixture's greedy answer
+
+
+def open_app(page, app: App, targets: list[str] = (), prompt: str = "") -> None:
+    query = f"?targets={','.join(targets)}&prompt={quote(prompt)}" if targets else ""
+    page.goto(app.url + "/" + query, wait_until="domcontentloaded")
+    page.locator("#compare-btn").wait_for(state="visible")
+    if targets:  # the share link fills the form on load
+        page.locator("#share-link textarea").wait_for()
+        page.wait_for_function("document.querySelector('#share-link textarea').value"
+                               ".includes('targets=')")
+
+
+def choose(page, dropdown: str, option: str) -> None:
+    page.locator(f"#{dropdown} input").click()
+    page.locator(f"#{dropdown} [role=option]", has_text=option).first.click()
+
+
+def table(page) -> dict[str, dict[str, str]]:
+    """The metrics table as the browser shows it (Gradio's virtual grid)."""
+    header = page.locator("#metrics thead th").all_inner_texts()
+    header = [h.strip() for h in header if h.strip()]
+    rows = {}
+    for row in page.locator("#metrics .virtual-row").all():
+        cells = [c.strip() for c in row.locator("[role=gridcell]").all_inner_texts()]
+        rows[cells[0]] = dict(zip(header, cells))
+    return rows
+
+
+def compare(page) -> None:
+    page.locator("#compare-btn").click()
+    page.locator("#dl-csv").wait_for(state="visible")  # the .success step: every pane ended
+
+
+def test_compare_four_targets_and_check_the_numbers(page, app: App) -> None:
+    open_app(page, app, [NIM, OLLAMA], "Say hello.")
+    page.get_by_text("Add a target from a provider's models").click()
+    choose(page, "provider", "(azure)")
+    page.locator("#model input").fill("Phi-3.5-mini-instruct")
+    page.locator("#add-target").click()
+    choose(page, "provider", "(onnx)")
+    choose(page, "model", "tiny-phi3 ")
+    page.locator("#add-target").click()
+    page.wait_for_function("document.querySelector('#share-link textarea').value"
+                           ".includes('onnx:tiny-phi3')")
+    link = page.locator("#share-link textarea").input_value()
+    assert link == (f"{app.url}/?targets={NIM},{OLLAMA},{AZURE},onnx:tiny-phi3"
+                    "&prompt=Say%20hello.")
+    compare(page)
+    for i in range(4):
+        assert "done in" in page.locator(f"#status-{i}").inner_text()
+    rows = table(page)
+    assert list(rows) == [NIM, OLLAMA, AZURE, "onnx:tiny-phi3"]
+    for target, model in ((NIM, "microsoft/phi-3.5-mini-instruct"), (OLLAMA, "phi3.5"),
+                          (AZURE, "Phi-3.5-mini-instruct")):
+        row, (count, first_s, interval_s) = rows[target], SCHEDULE[model]
+        assert row["status"] == "ok" and row["tokens_source"] == "reported"
+        assert int(row["completion_tokens"]) == count
+        # The fake sends its first token first_s after it receives the request.
+        assert first_s * 1000 <= float(row["ttft_ms"]) <= first_s * 1000 + 400
+        streamed_s = first_s + (count - 1) * interval_s
+        assert streamed_s * 1000 <= float(row["total_ms"]) <= streamed_s * 1000 + 600
+    onnx = rows["onnx:tiny-phi3"]
+    assert onnx["status"] == "ok" and onnx["tokens_source"] == "counted"
+    assert page.locator("#answer-3").inner_text().strip() == TINY_ANSWER
+    assert page.locator("#answer-1").inner_text().strip() == "".join(pieces("phi3.5")).strip()
+    page.wait_for_timeout(800)  # let the Vega charts finish drawing
+    assert page.locator("#chart-ttft_ms canvas, #chart-ttft_ms svg").count() > 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+
+def test_stop_a_slow_stream_then_download_the_csv(page, app: App, tmp_path) -> None:
+    open_app(page, app, [NIM, "ollama:slow-phi"], "Count slowly.")
+    page.locator("#compare-btn").click()
+    page.locator("#status-1").get_by_text("first token at").wait_for()
+    page.locator("#status-0").get_by_text("done in").wait_for()
+    page.wait_for_timeout(700)
+    page.locator("#stop-btn").click()
+    page.locator("#status-1").get_by_text("stopped").wait_for(timeout=3_000)
+    page.locator("#dl-csv").wait_for(state="visible")
+    shown = page.locator("#answer-1").inner_text()
+    page.wait_for_timeout(500)
+    assert page.locator("#answer-1").inner_text() == shown  # nothing arrives after Stop
+    rows = table(page)
+    assert rows[NIM]["status"] == "ok" and rows["ollama:slow-phi"]["status"] == "stopped"
+    assert rows["ollama:slow-phi"]["partial"] == "yes"
+    with page.expect_download() as download:
+        page.locator("#dl-csv").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    exported = {r["target"]: r for r in csv.DictReader(io.StringIO(path.read_text("utf-8")))}
+    assert exported["ollama:slow-phi"]["status"] == "stopped"
+    assert exported["ollama:slow-phi"]["partial"] == "True"
+    assert exported["ollama:slow-phi"]["text"].strip() == shown.strip()
+    assert exported[NIM]["text"] == "".join(pieces("microsoft/phi-3.5-mini-instruct"))
+    assert exported[NIM]["prompt"] == "Count slowly."
+    assert 0 < int(exported["ollama:slow-phi"]["completion_tokens"]) < 300
+
+
+def test_bad_input_shows_a_message_and_sends_nothing(page, app: App) -> None:
+    open_app(page, app)
+    before = len(app.fake.requests)
+    page.locator("#compare-btn").click()
+    toast = page.locator(".toast-body").first
+    toast.wait_for()
+    assert "The prompt is empty" in toast.inner_text()
+    assert "No target selected" in toast.inner_text()
+    assert len(app.fake.requests) == before
+
+
+def test_an_image_reaches_the_vision_model(page, app: App, tmp_path) -> None:
+    from PIL import Image
+    white = tmp_path / "white.png"
+    Image.new("RGB", (32, 32), "white").save(white)
+    open_app(page, app, ["onnx:tiny-phi3-vision"], "Describe the image.")
+    page.locator("#images input[type=file]").set_input_files([str(white)])
+    page.locator("#images").get_by_text("white.png").wait_for()
+    compare(page)
+    assert page.locator("#answer-0").inner_text().strip() == "The image is bright."
+
+
+def test_session_keys_apply_to_that_tab_only(page, app: App, browser) -> None:
+    wrong_key = "nvapi-typed-in-this-tab-9999"
+    open_app(page, app, [NIM], "Hello?")
+    page.get_by_role("tab", name="Settings").click()
+    page.locator("#key-NVIDIA_API_KEY input").fill(wrong_key)
+    page.locator("#keys-save").click()
+    page.locator("#keys-status").get_by_text("NVIDIA_API_KEY").wait_for()
+    assert page.locator("#key-NVIDIA_API_KEY input").input_value() == ""
+    assert wrong_key not in page.content()
+    page.get_by_role("tab", name="Compare").click()
+    compare(page)
+    assert "error (auth)" in page.locator("#status-0").inner_text()  # this tab's key
+    assert wrong_key not in page.content()
+    other = browser.new_page()  # another session still uses the server's key
+    try:
+        open_app(other, app, [NIM], "Hello?")
+        compare(other)
+        assert "done in" in other.locator("#status-0").inner_text()
+    finally:
+        other.close()
+
+
+def test_download_a_local_model_then_compare_with_it(page, app: App) -> None:
+    open_app(page, app)
+    page.get_by_role("tab", name="Local models").click()
+    choose(page, "local-choice", "phi-3.5-mini")
+    page.locator("#local-download").click()
+    page.locator("#local-status").get_by_text("Downloaded").wait_for()
+    assert (app.models_dir / "phi-3.5-mini" / "genai_config.json").is_file()
+    present = page.locator("#local-models").get_by_text("phi-3.5-mini", exact=True)
+    assert present.count() >= 1
+    open_app(page, app, ["onnx:phi-3.5-mini"], "Say hello.")
+    compare(page)
+    assert page.locator("#answer-0").inner_text().strip() == TINY_ANSWER
