@@ -89,6 +89,8 @@ class Comparison:
         self.max_answer_chars = max_answer_chars(request.max_tokens)
         self.wall_ms: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._preparing: asyncio.Task[list[Provider | None]] | None = None
+        self._stop_requested = False
 
     async def run(self) -> list[TargetResult]:
         """Run to the end and return the results in target order."""
@@ -103,16 +105,8 @@ class Comparison:
         """
         queue: asyncio.Queue[int | None] = asyncio.Queue()
         started = time.perf_counter()
-        ready = await self._prepare_all()
-        for index, provider in enumerate(ready):
-            self._tasks.append(asyncio.create_task(self._run_target(index, provider, queue)))
-            # Give the new target a few loop turns to build and send its request before
-            # the next one starts: one SDK's request building (1-3 ms of CPU) must not
-            # land inside another target's TTFT. Costs microseconds when idle.
-            for _ in range(DISPATCH_TURNS):
-                await asyncio.sleep(0)
-        running = len(self._tasks)
         try:
+            running = await self._dispatch(queue)
             while running:
                 index = await queue.get()
                 if index is None:
@@ -122,10 +116,45 @@ class Comparison:
         finally:
             self.stop()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._settle_undispatched()
             self.wall_ms = (time.perf_counter() - started) * 1000.0
 
+    async def _dispatch(self, queue: asyncio.Queue[int | None]) -> int:
+        """Prepare every provider, then start one task per target; returns how many
+        started. A stop during preparation (a local model loading) ends it there."""
+        if self._stop_requested:  # stopped before it began
+            return 0
+        self._preparing = asyncio.create_task(self._prepare_all())
+        try:
+            ready = await self._preparing
+        except asyncio.CancelledError:
+            if not self._stop_requested:
+                raise
+            return 0
+        for index, provider in enumerate(ready):
+            if self._stop_requested:
+                break
+            self._tasks.append(asyncio.create_task(self._run_target(index, provider, queue)))
+            # Give the new target a few loop turns to build and send its request before
+            # the next one starts: one SDK's request building (1-3 ms of CPU) must not
+            # land inside another target's TTFT. Costs microseconds when idle.
+            for _ in range(DISPATCH_TURNS):
+                await asyncio.sleep(0)
+        return len(self._tasks)
+
+    def _settle_undispatched(self) -> None:
+        """Targets a stop kept from starting end as "stopped" too."""
+        now = time.perf_counter()
+        for result in self.results:
+            if result.status in ("waiting", "running"):
+                Recorder(result).stop(now)
+
     def stop(self) -> None:
-        """Stop every target still streaming; each keeps its text and shows "stopped"."""
+        """Stop every target, whatever the phase; each keeps its text and shows
+        "stopped". Safe to call more than once, and before or after the run."""
+        self._stop_requested = True
+        if self._preparing is not None:
+            self._preparing.cancel()
         for task in self._tasks:
             task.cancel()
 

@@ -157,3 +157,38 @@ def test_inline_vs_separate_usage_and_estimated_counts(fakes, behaviours) -> Non
     (result,), _ = compare(settings, ["openai:x"])
     assert result.tokens_source == "estimated" and result.completion_tokens == 4
     assert result.prompt_tokens is None
+
+
+def test_stop_while_a_provider_is_still_preparing(settings, monkeypatch) -> None:
+    from providers.ollama_native import OllamaProvider
+
+    async def slow_prepare(self, model: str) -> None:  # a local model taking long to load
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(OllamaProvider, "prepare", slow_prepare)
+
+    async def go() -> tuple[Comparison, float]:
+        comparison = Comparison(ChatRequest("", "go"),
+                                [providers.parse_target(t) for t in ("nim:a", "ollama:b")],
+                                ProviderPool(settings))
+        asyncio.get_running_loop().call_later(0.2, comparison.stop)
+        started = time.perf_counter()
+        await comparison.run()
+        return comparison, time.perf_counter() - started
+
+    comparison, seconds = asyncio.run(go())
+    assert seconds < 5
+    assert [r.status for r in comparison.results] == ["stopped", "stopped"]
+    assert comparison.wall_ms is not None
+
+
+def test_stop_before_the_run_sends_nothing(server: FakeServer, settings) -> None:
+    async def go() -> Comparison:
+        comparison = Comparison(ChatRequest("", "go"), [providers.parse_target("nim:a")],
+                                ProviderPool(settings))
+        comparison.stop()
+        await comparison.run()
+        return comparison
+
+    assert asyncio.run(go()).results[0].status == "stopped"
+    assert server.requests == []

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from playground.engine import Comparison
-from playground.metrics import Recorder
 
 PANE_INTERVAL_S = 0.05
 TABLE_INTERVAL_S = 0.25
@@ -48,9 +47,7 @@ class LiveRun:
         # (a few times per target), so the coalescing wait is cut short.
         self._urgent = asyncio.Event()
         self._known = [r.status for r in comparison.results]
-        self._streaming = False  # the engine yields only after every target was dispatched
         self._done = False
-        self._entered = False  # a task cancelled before its first step runs no code
         self._pump: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -59,49 +56,24 @@ class LiveRun:
             self._pump = asyncio.create_task(self._consume())
 
     async def _consume(self) -> None:
-        self._entered = True
         try:
-            if self.stop_requested:  # stopped before the engine even started
-                raise asyncio.CancelledError
             async for index in self.comparison.updates():
-                self._streaming = True
                 self._dirty.add(index)
                 status = self.comparison.results[index].status
                 if status != self._known[index]:
                     self._known[index] = status
                     self._urgent.set()
                 self._changed.set()
-        except asyncio.CancelledError:
-            await self._settle_stopped()
         finally:
             self._done = True
             self._urgent.set()
             self._changed.set()
 
-    async def _settle_stopped(self) -> None:
-        # Cancelled before the engine's streaming loop: targets dispatched in that
-        # window are cancelled here; ones that never started are recorded as stopped.
-        self.comparison.stop()
-        for _ in range(3):
-            await asyncio.sleep(0)
-        now = time.perf_counter()
-        for result in self.comparison.results:
-            if result.status == "waiting":
-                Recorder(result).stop(now)
-
     def stop(self) -> None:
-        """End every stream now; each target keeps its text and becomes "stopped".
-
-        While targets stream, the engine cancels them and reports each as stopped. While
-        providers are still being prepared (a local model loading), the engine cannot be
-        told to stop, so the preparation itself is cancelled.
-        """
-        first = not self.stop_requested
+        """End every stream now, in any phase (a local model still loading included);
+        each target keeps its text and becomes "stopped"."""
         self.stop_requested = True
-        if self._streaming:
-            self.comparison.stop()
-        elif first and self._pump is not None and self._entered:
-            self._pump.cancel()  # once: a second cancel would cut _settle_stopped short
+        self.comparison.stop()
 
     async def close(self) -> None:
         """Stop (if still running) and wait for the engine to finish cleaning up."""
@@ -109,8 +81,7 @@ class LiveRun:
             return
         if not self._pump.done():
             self.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._pump
+        await self._pump
 
     async def frames(self) -> AsyncIterator[Frame]:
         """Frames until the comparison ends; the last one has ``final=True`` and every
