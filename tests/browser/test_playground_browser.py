@@ -174,3 +174,25 @@ def test_download_a_local_model_then_compare_with_it(page, app: App) -> None:
     open_app(page, app, ["onnx:phi-3.5-mini"], "Say hello.")
     compare(page)
     assert page.locator("#answer-0").inner_text().strip() == TINY_ANSWER
+
+
+def test_run_a_scenario_pack_and_download_its_report(page, app: App, tmp_path) -> None:
+    open_app(page, app)
+    page.get_by_role("tab", name="Scenarios").click()
+    choose(page, "scenario-pack", "Chinese Q&A")
+    page.locator("#scenario-about").get_by_text("Phi-3.5 mini").first.wait_for()
+    page.locator("#scenario-repeats input").fill("1")
+    page.locator("#scenario-run").click()
+    page.locator("#scenario-report").wait_for(state="visible", timeout=60_000)
+    assert page.locator("#scenario-progress").inner_text().startswith("Done: run")
+    rows = page.locator("#scenario-table .virtual-row").all()
+    checks = [r.locator("[role=gridcell]").all_inner_texts() for r in rows]
+    assert len(checks) == 6  # 2 cases x 2 groups + 2 warm-up runs
+    # The fakes answer in English: the Chinese-language check fails, and says so.
+    assert any("✗ language zh" in " ".join(cells) for cells in checks)
+    assert page.locator("#scenario-chart svg").count() == 2  # TTFT and total: median + p90
+    with page.expect_download() as download:
+        page.locator("#scenario-report").click()
+    report = tmp_path / "report.md"
+    download.value.save_as(report)
+    assert "chinese-qa" in report.read_text() and "| Phi-3.5 mini" in report.read_text()

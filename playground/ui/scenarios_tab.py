@@ -1,0 +1,101 @@
+"""The Scenarios tab: pick a lesson pack, see which route each group would use, run it
+with live progress, a table with checks, median/p90 charts, and download the report.
+
+``layout.build_demo`` finds this module through ``EXTRA_TABS`` and calls :func:`build`.
+Handlers are plain methods of :class:`ScenarioTab`; ``build`` only wires them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import gradio as gr
+
+from playground.policy import SessionLimiter
+from playground.ui import scenarios_handlers as packs
+from playground.ui.session import Sessions, session_key
+from playground.validate import InputError
+
+TAB_TITLE = "Scenarios"
+PUBLIC_MAX_REPEATS = 3  # a pack is many requests: visitors of a public server get fewer
+
+
+class ScenarioTab:
+    """Handlers of the tab, sharing the server's :class:`Sessions`."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+        self.limiter = SessionLimiter(1)  # one pack at a time per session
+
+    def _settings(self, keys: dict[str, str] | None) -> Any:
+        try:
+            return self.sessions.settings_for(keys)
+        except InputError as exc:
+            raise gr.Error("<br>".join(exc.problems), title="Nothing was sent") from None
+
+    async def describe(self, pack_id: str | None, keys: dict[str, str] | None) -> str:
+        """Markdown: the pack, its cases and the route each group would use now."""
+        if not pack_id:
+            return "Pick a pack to see its cases and which route each group would use."
+        try:
+            return await packs.describe_pack(pack_id, self._settings(keys))
+        except InputError as exc:
+            return "**This pack cannot run:**\n\n" + "\n".join(f"- {p}" for p in exc.problems)
+
+    def repeats_for(self, repeats: float | None) -> int | None:
+        """The repeats to run (None: the pack's own), capped on a public server."""
+        if repeats is None or repeats <= 0:
+            return PUBLIC_MAX_REPEATS if self.sessions.policy.public else None
+        wanted = int(repeats)
+        return min(wanted, PUBLIC_MAX_REPEATS) if self.sessions.policy.public else wanted
+
+    async def run(self, pack_id: str | None, repeats: float | None,
+                  keys: dict[str, str] | None,
+                  request: gr.Request = None) -> AsyncIterator[list[Any]]:
+        """Run the pack; yields [progress, table, chart HTML, report download]."""
+        if not pack_id:
+            raise gr.Error("Pick a pack first.", title="Nothing was sent")
+        settings = self._settings(keys)
+        self.sessions.remember_secrets(settings)
+        try:
+            with self.limiter.slot(session_key(request)):
+                frames = packs.run_pack(pack_id, settings, repeats=self.repeats_for(repeats))
+                async for frame in frames:
+                    download = gr.update(value=frame.report, visible=frame.report is not None)
+                    yield [frame.progress, frame.table, frame.chart_html, download]
+        except InputError as exc:
+            raise gr.Error("<br>".join(exc.problems), title="Nothing was sent") from None
+
+    @staticmethod
+    def stopped() -> str:
+        return "Stopped. The rounds that finished are saved in the run history."
+
+
+def build(sessions: Sessions, keys: Any) -> None:
+    """The tab's components and wiring (inside a ``gr.Tab``)."""
+    tab = ScenarioTab(sessions)
+    gr.Markdown("One click per lesson comparison. Each group uses the first route that can "
+                "run here (keys set, local model present); runs are saved in the history "
+                "(`python -m playground history`).")
+    with gr.Row():
+        pack = gr.Dropdown(packs.pack_choices(), value=None, label="Scenario pack",
+                           elem_id="scenario-pack")
+        repeats = gr.Number(None, label="Repeats (empty: the pack's own)", precision=0,
+                            minimum=0, elem_id="scenario-repeats")
+    about = gr.Markdown(elem_id="scenario-about")
+    with gr.Row():
+        go = gr.Button("Run scenario", variant="primary", elem_id="scenario-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="scenario-stop")
+    progress = gr.Markdown(elem_id="scenario-progress")
+    table = gr.Dataframe(packs.rows_table([]), interactive=False, max_height=360,
+                         label="Answers, metrics and checks", elem_id="scenario-table")
+    chart = gr.HTML(elem_id="scenario-chart")
+    report = gr.DownloadButton("Download report (Markdown)", visible=False,
+                               elem_id="scenario-report")
+    pack.change(tab.describe, [pack, keys], about, api_visibility="private")
+    run = go.click(tab.run, [pack, repeats, keys], [progress, table, chart, report],
+                   api_name="run_scenario", concurrency_limit=8, concurrency_id="scenarios")
+    # Closing the generator stops the run (run_pack ends it before the history closes).
+    stop.click(tab.stopped, None, progress, cancels=[run], queue=False,
+               api_visibility="private")

@@ -1,0 +1,87 @@
+"""The Scenarios tab: wired into the app, runs a pack for a session, caps repeats on a
+public server, refuses a second pack in the same session."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from playground.policy import Policy
+from playground.ui.layout import build_demo
+from playground.ui.scenarios_tab import PUBLIC_MAX_REPEATS, ScenarioTab
+from playground.ui.session import Sessions
+from providers.settings import Settings
+from tests.fakes.services import Behaviours
+from tests.scenario_support import answering
+from tests.ui_support import session
+
+
+def tab(settings: Settings, policy: Policy | None = None) -> ScenarioTab:
+    return ScenarioTab(Sessions(settings, policy or Policy()))
+
+
+def test_the_app_has_a_scenarios_tab(fakes) -> None:
+    demo = build_demo(Settings(fakes), Policy())
+    labels = [getattr(block, "label", None) for block in demo.blocks.values()]
+    assert "Scenarios" in labels and "Scenario pack" in labels
+    assert "run_scenario" in [fn.api_name for fn in demo.fns.values()]
+
+
+def test_run_streams_rows_and_ends_with_a_report(fakes, behaviours: Behaviours,
+                                                 monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "history.db"))
+    answering(behaviours)
+
+    async def go() -> list[list]:
+        return [out async for out in tab(Settings(fakes)).run("chinese-qa", 1, {},
+                                                              request=session())]
+    frames = asyncio.run(go())
+    progress, table, chart, download = frames[-1]
+    assert progress.startswith("Done: run 1, 6 answers")
+    assert len(table) == 6 and table["checks"].str.startswith("✓").all()
+    assert "<svg" in chart
+    assert download["visible"] is True and Path(download["value"]).read_text().count("|") > 10
+    assert all(f[3]["visible"] is False for f in frames[:-1])
+    assert (tmp_path / "history.db").is_file()
+
+
+def test_public_server_caps_repeats() -> None:
+    public = tab(Settings({}), Policy(public=True))
+    assert public.repeats_for(50) == PUBLIC_MAX_REPEATS
+    assert public.repeats_for(None) == PUBLIC_MAX_REPEATS
+    assert tab(Settings({})).repeats_for(50) == 50
+    assert tab(Settings({})).repeats_for(None) is None
+
+
+def test_one_pack_at_a_time_per_session(fakes, behaviours: Behaviours, monkeypatch,
+                                        tmp_path: Path) -> None:
+    monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "history.db"))
+    answering(behaviours)
+    behaviours.default.interval_s = 0.05
+    handlers = tab(Settings(fakes))
+
+    async def go() -> str:
+        first = handlers.run("chinese-qa", 1, {}, request=session("a"))
+        await anext(first)
+        try:
+            with pytest.raises(gr.Error) as caught:
+                await anext(handlers.run("chinese-qa", 1, {}, request=session("a")))
+            other = handlers.run("chinese-qa", 1, {}, request=session("b"))
+            await anext(other)  # another session is not limited
+            await other.aclose()
+            return caught.value.message
+        finally:
+            await first.aclose()
+    assert "already runs 1" in asyncio.run(go())
+
+
+def test_describe_and_bad_input(fakes) -> None:
+    handlers = tab(Settings(fakes), Policy(public=True))
+    text = asyncio.run(handlers.describe("moe-agent", {}))
+    assert "Phi-3.5 MoE" in text
+    assert asyncio.run(handlers.describe(None, {})).startswith("Pick a pack")
+    with pytest.raises(gr.Error, match="public server"):
+        asyncio.run(handlers.describe("moe-agent", {"NIM_BASE_URL": "http://10.0.0.1/v1"}))
