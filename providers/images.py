@@ -49,7 +49,11 @@ def check_image(data: bytes, name: str = "image") -> ImageInput:
             img.verify()
     except UnsupportedInputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, at 2 x MAX_PIXELS
+        raise UnsupportedInputError(
+            f"Image {name!r} has too many pixels; the limit is "
+            f"{MAX_PIXELS // 1_000_000} megapixels ({exc}).") from exc
+    except UnidentifiedImageError as exc:
         raise UnsupportedInputError(f"{name!r} is not an image we can read ({exc}).") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedInputError(f"Image {name!r} is corrupt ({exc}).") from exc
