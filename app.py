@@ -7,7 +7,12 @@ Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default
 import logging
 import os
 
+from dotenv import load_dotenv
+
 from playground.ui.layout import build_demo, launch_options
+
+# .env fills in what the environment does not set (server settings and keys alike).
+load_dotenv(override=False)
 
 # Before build_demo: it attaches the key-redacting filter to the root handler.
 logging.basicConfig(level=os.environ.get("PLAYGROUND_LOG_LEVEL", "WARNING").upper(),

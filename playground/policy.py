@@ -35,12 +35,14 @@ class Policy:
         env = os.environ if environ is None else environ
         flag = env.get("PLAYGROUND_PUBLIC", "").lower()
         public = flag in _TRUE or (bool(env.get("SPACE_ID")) and flag not in ("0", "false"))
+        def number(name: str, default: int) -> int:
+            return int(env.get(name) or default)  # unset or empty: the default
+
         return cls(
             public=public,
-            share_server_keys=env.get("PLAYGROUND_SHARE_SERVER_KEYS", "1").lower() in _TRUE,
-            max_prompt_chars=int(env.get("PLAYGROUND_MAX_PROMPT_CHARS", MAX_PROMPT_CHARS)),
-            max_runs_per_session=int(env.get("PLAYGROUND_MAX_RUNS_PER_SESSION",
-                                             2 if public else 4)),
+            share_server_keys=(env.get("PLAYGROUND_SHARE_SERVER_KEYS") or "1").lower() in _TRUE,
+            max_prompt_chars=number("PLAYGROUND_MAX_PROMPT_CHARS", MAX_PROMPT_CHARS),
+            max_runs_per_session=number("PLAYGROUND_MAX_RUNS_PER_SESSION", 2 if public else 4),
         )
 
 

@@ -58,3 +58,9 @@ def test_session_limiter_caps_concurrent_runs() -> None:
             pass
     with limiter.slot("a"):
         pass
+
+
+def test_empty_values_mean_the_default() -> None:
+    policy = Policy.from_env({"PLAYGROUND_MAX_RUNS_PER_SESSION": "", "PLAYGROUND_PUBLIC": "",
+                              "PLAYGROUND_SHARE_SERVER_KEYS": "", "PLAYGROUND_MAX_PROMPT_CHARS": ""})
+    assert policy == Policy()
