@@ -40,8 +40,18 @@ CSS = """
 
 
 def launch_options() -> dict[str, Any]:
-    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling at launch)."""
-    return {"theme": gr.themes.Soft(), "css": CSS, "footer_links": ["api", "gradio"]}
+    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling at launch).
+
+    Gradio keeps a copy of every component's config per session (about 1 MB for this
+    page) for an hour after the tab closes; ``PLAYGROUND_SESSION_CAPACITY`` (default
+    1000) caps how many sessions are kept, oldest first out, so memory stays bounded
+    on a busy Space. Gradio's own run history is off: it would keep every prompt and
+    answer in the visitor's browser; the playground has its exports and history.
+    """
+    return {"theme": gr.themes.Soft(), "css": CSS, "footer_links": ["api", "gradio"],
+            "state_session_capacity": int(os.environ.get("PLAYGROUND_SESSION_CAPACITY")
+                                          or 1000),
+            "run_history": False}
 
 
 def queue_options() -> dict[str, Any]:
