@@ -1,7 +1,8 @@
 """The headless CLI: ``python -m playground compare|providers ...``.
 
-Commands register themselves in COMMANDS (name -> (add_arguments, handler)) so that
-other modules (models, scenarios, history) plug in without touching this file's logic.
+Commands register themselves in COMMANDS (name -> (add_arguments, handler)) with
+``@command``; ``cli_models`` (models) and ``cli_scenarios`` (run, scenarios, history)
+add theirs the same way.
 """
 
 from __future__ import annotations
@@ -159,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_command_modules()
+    # Imported here, not at the top: these modules import @command from this one.
+    import playground.cli_models  # noqa: F401
+    import playground.cli_scenarios  # noqa: F401
+
     args = build_parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, stream=sys.stderr,
@@ -170,15 +174,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # already says so.
         logging.getLogger("azure").setLevel(logging.ERROR)
     return args.handler(args)
-
-
-def _load_command_modules() -> None:
-    # Other command modules register with @command when imported.
-    import importlib
-
-    for module in ("playground.cli_models", "playground.cli_scenarios"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise

@@ -65,16 +65,6 @@ def create(provider_id: str, settings: Settings) -> Provider:
     return PROVIDERS[provider_id](settings)
 
 
-def _register_local_runtimes() -> None:
-    # The local runtimes register themselves; their heavy imports stay lazy.
-    import importlib
-
-    for module in ("providers.onnx_genai", "providers.hf_transformers"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
-_register_local_runtimes()
+# The local runtimes call register() on import (after it is defined); their heavy
+# imports (onnxruntime-genai's model loading, torch) stay lazy inside them.
+from providers import hf_transformers, onnx_genai  # noqa: E402, F401

@@ -11,14 +11,13 @@ waiting events (default 100), then refuses new ones at once instead of piling up
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
 import gradio as gr
 
 from playground.policy import Policy
-from playground.ui import local_panel, presets, render
+from playground.ui import local_panel, presets, render, scenarios_tab
 from playground.ui.handlers import N_SLOTS, RunHandlers
 from playground.ui.page import PageHandlers, catalog_targets
 from playground.ui.picker import provider_options
@@ -30,7 +29,6 @@ INTRO = ("Send one prompt (and optional images) to up to six models at once, wat
          "answer stream side by side, and compare time to first token, total time, token "
          "counts and speed. All times are measured by the engine from each request's "
          "dispatch (`time.perf_counter`).")
-EXTRA_TABS = ("playground.ui.scenarios_tab",)
 # Panes keep a third of the row even when fewer are visible (4 targets: 3 + 1, not 3 + a
 # full-width one).
 CSS = """
@@ -80,7 +78,8 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
                                  elem_id="metrics")
             charts, downloads = _results()
             record = gr.State(None)
-        _extra_tabs(sessions, keys)
+        with gr.Tab(scenarios_tab.TAB_TITLE, id="scenarios"):
+            scenarios_tab.build(sessions, keys)
         with gr.Tab("Local models", id="local") as local_tab:
             local_panel.build(sessions, local_tab)
         with gr.Tab("Settings", id="settings"):
@@ -89,20 +88,6 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
               base_url, key_boxes, save, clear, keys_status, providers_md)
     demo.queue(**queue_options())
     return demo
-
-
-def _extra_tabs(sessions: Sessions, keys: Any) -> None:
-    """Tabs from other features, when this build has them: a module in EXTRA_TABS with
-    ``TAB_TITLE`` and ``build(sessions, keys)`` (keys: the session-keys gr.State)."""
-    for name in EXTRA_TABS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        with gr.Tab(module.TAB_TITLE):
-            module.build(sessions, keys)
 
 
 def _form(sessions: Sessions) -> dict[str, Any]:
