@@ -7,6 +7,7 @@ PLAYGROUND_SKIP_BROWSER=1 to skip them on a machine without it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -62,6 +63,18 @@ class App:
 
 
 
+@contextlib.contextmanager
+def served(env: dict[str, str]) -> Iterator[str]:
+    """The app built for ``env``, launched on a free loopback port; yields its URL."""
+    demo = build_demo(Settings.load(dotenv_path=None, environ=env))
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
+                            prevent_thread_lock=True, quiet=True, **launch_options())
+    try:
+        yield url.rstrip("/")
+    finally:
+        demo.close()
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     behaviours = Behaviours()
@@ -77,13 +90,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the hub is local
         env = {**wire_all(fake, behaviours), "ONNX_MODELS_DIR": str(models_dir),
                "HF_ENDPOINT": hub.url}
-        demo = build_demo(Settings.load(dotenv_path=None, environ=env))
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
-                                prevent_thread_lock=True, quiet=True, **launch_options())
-        try:
-            yield App(url.rstrip("/"), fake, models_dir)
-        finally:
-            demo.close()
+        with served(env) as url:
+            yield App(url, fake, models_dir)
 
 
 @pytest.fixture(scope="module")

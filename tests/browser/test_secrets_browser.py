@@ -14,12 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from playground.ui.layout import build_demo, launch_options
-from providers.settings import Settings
-from tests.browser.conftest import CHROMIUM_ARGS, chromium  # noqa: F401  (browser fixture)
+from tests.browser.conftest import served
 from tests.fakes.server import FakeServer, Recorded, json_reply
 from tests.fakes.services import KEYS, Behaviours, wire_all
-from tests.ui_support import free_port
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
@@ -57,13 +54,10 @@ def leaky_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeakyApp]:
         for path in ("/compat/v1/chat/completions", "/nim/v1/chat/completions",
                      "/azure/openai/v1/chat/completions"):
             fake.on("POST", path, echo)
-        demo = build_demo(Settings.load(dotenv_path=None, environ=env))
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
-                                prevent_thread_lock=True, quiet=True, **launch_options())
         try:
-            yield LeakyApp(url.rstrip("/"), logs, history)
+            with served(env) as url:
+                yield LeakyApp(url, logs, history)
         finally:
-            demo.close()
             root.removeHandler(handler)
             root.setLevel(old_level)
 
