@@ -1,19 +1,18 @@
 """Blocking in-process runtimes bridged to asyncio: a worker-thread stream and a shared
 model cache.
 
-:func:`stream_from_thread` runs a blocking producer (a generation loop, or a library call
-that reports tokens through callbacks) in its own thread and hands its items to an async
-iterator. Closing or cancelling that iterator (the engine's Stop or timeout) sets the
-sink's stop flag; the producer's next :meth:`ThreadSink.emit` raises :class:`Stopped`, so
-a loop that emits once per token ends within one token. ``emit`` also lets the event
-loop take what waits at least every few milliseconds (or every token, for slower
-models), even when the runtime holds the GIL while computing (onnxruntime-genai 0.18
-does: during a token the loop cannot run at all, see bench/onnx_decode.py).
+:func:`stream_from_thread` runs a blocking producer (the ``transformers`` provider's
+``generate``) in its own thread and hands its items to an async iterator. Closing or
+cancelling that iterator (the engine's Stop or timeout) sets the sink's stop flag; the
+producer's next :meth:`ThreadSink.emit` raises :class:`Stopped`, so a loop that emits
+once per token ends within one token. A thread is enough for torch, which releases the
+GIL in its kernels: the event loop keeps running (a 1 ms sleep overran by at most 1-5 ms
+while it generated, as when idle). onnxruntime-genai 0.18 holds the GIL for a whole token,
+so the ``onnx`` provider generates in worker processes (:mod:`providers.onnx_process`).
 
 :class:`ModelCache` keeps at most N loaded models per process, loads each once even when
 several sessions ask at the same time, and never evicts a model while a lease on it
-(a running generation) is held. The helpers at the end are the rules both local
-runtimes share (cache size setting, token budget, load-time notices).
+(a running generation) is held.
 """
 
 from __future__ import annotations
@@ -29,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from providers.base import Notice
-from providers.errors import BadRequestError, ConfigError
+# The shared rules, re-exported: providers.hf_transformers imports them from here.
+from providers.local_rules import load_notice, max_loaded, token_budget  # noqa: F401
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -49,10 +48,9 @@ class ThreadSink(Generic[T]):
     Items are handed over in batches: the first item at once, then at most every
     ``max_lag_s`` (every item, for producers slower than that), and each hand-over
     waits, without the GIL, until the event loop has taken the batch. A runtime that
-    holds the GIL while it computes a token (onnxruntime-genai 0.18) would otherwise
-    starve the event loop for a whole answer (measured: 300 ms without a turn, every
-    token arriving at the end), and waking the loop for every token of a fast model
-    costs that model 10-20% of its speed on two cores.
+    holds the GIL while it computes a token would otherwise starve the event loop for a
+    whole answer (onnxruntime-genai 0.18 in a thread: 300 ms without a turn), and waking
+    the loop for every token of a fast model costs it 10-20% of its speed on two cores.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, max_lag_s: float = 0.005) -> None:
@@ -175,13 +173,16 @@ class ModelCache(Generic[M]):
     out, at most ``max_loaded`` of them unless more are in use at the same moment.
 
     Thread-safe: :meth:`load` runs in worker threads; concurrent loads of the same key
-    wait for the first one instead of loading twice.
+    wait for the first one instead of loading twice. ``on_evict`` is called (outside the
+    cache's lock) with every model the cache lets go, to free what it holds (the ``onnx``
+    provider stops the model's worker process there).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_evict: Callable[[M], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry[M]] = OrderedDict()
         self._loading: dict[str, Future[_Entry[M]]] = {}
+        self._on_evict = on_evict
 
     def load(self, key: str, loader: Callable[[], M], max_loaded: int) -> tuple[M, float | None]:
         """The model for ``key``, loading it with ``loader`` if needed (blocking).
@@ -211,33 +212,59 @@ class ModelCache(Generic[M]):
         with self._lock:
             del self._loading[key]
             self._entries[key] = entry
-            self._evict(max_loaded, keep=key)
+            evicted = self._evict(max_loaded, keep=key)
         pending.set_result(entry)
+        self._let_go(evicted)
         return entry.value, entry.load_ms
+
+    def acquire(self, key: str, loader: Callable[[], M],
+                max_loaded: int) -> tuple[M, float | None]:
+        """Take a lease on ``key``'s model, loading it if needed (blocking): it is not
+        evicted before :meth:`release`. Returns the model and the load time in ms if
+        this call had to load it, else None."""
+        load_ms: float | None = None
+        while (value := self.acquire_loaded(key)) is None:
+            # Not loaded (or evicted since prepare()): load, then take the lease.
+            _, took = self.load(key, loader, max_loaded)
+            load_ms = took if took is not None else load_ms
+        return value, load_ms
+
+    def acquire_loaded(self, key: str) -> M | None:
+        """A lease on ``key``'s model if it is loaded, else None; never blocks."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            entry.leases += 1
+            self._entries.move_to_end(key)
+            return entry.value
+
+    def release(self, key: str, value: M, max_loaded: int) -> None:
+        """End a lease from :meth:`acquire`; models beyond ``max_loaded`` may go now."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.value is value:  # not discarded meanwhile
+                entry.leases -= 1
+            evicted = self._evict(max_loaded)
+        self._let_go(evicted)
 
     @contextmanager
     def lease(self, key: str, loader: Callable[[], M],
               max_loaded: int) -> Iterator[tuple[M, float | None]]:
-        """Hold ``key``'s model for one generation (loading it if needed, blocking): it
-        is not evicted before the lease ends. Yields the model and the load time in ms
-        if this lease had to load it, else None."""
-        load_ms: float | None = None
-        while True:
-            with self._lock:
-                entry = self._entries.get(key)
-                if entry is not None:
-                    entry.leases += 1
-                    self._entries.move_to_end(key)
-                    break
-            # Not loaded (or evicted since prepare()): load, then take the lease.
-            _, took = self.load(key, loader, max_loaded)
-            load_ms = took if took is not None else load_ms
+        """:meth:`acquire` and :meth:`release` around a block (blocking)."""
+        value, load_ms = self.acquire(key, loader, max_loaded)
         try:
-            yield entry.value, load_ms
+            yield value, load_ms
         finally:
-            with self._lock:
-                entry.leases -= 1
-                self._evict(max_loaded)
+            self.release(key, value, max_loaded)
+
+    def discard(self, key: str, value: M) -> None:
+        """Forget ``key``'s model if it is ``value``, leases or not (it broke: the next
+        request loads it again). ``on_evict`` is not called: the caller cleans up."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.value is value:
+                del self._entries[key]
 
     def loaded(self) -> list[str]:
         """Keys of the loaded models, least recently used first."""
@@ -247,45 +274,29 @@ class ModelCache(Generic[M]):
     def clear(self) -> None:
         """Forget every model not in use (tests; freeing memory)."""
         with self._lock:
-            self._evict(0)
+            evicted = self._evict(0)
+        self._let_go(evicted)
 
-    def _evict(self, max_loaded: int, keep: str | None = None) -> None:
+    def close(self) -> list[M]:
+        """Let every model go, even those in use (shutting down); returns them."""
+        with self._lock:
+            evicted = [entry.value for entry in self._entries.values()]
+            self._entries.clear()
+        self._let_go(evicted)
+        return evicted
+
+    def _evict(self, max_loaded: int, keep: str | None = None) -> list[M]:
         # Caller holds the lock. Models in use stay, even beyond the limit, and go once
         # their last lease is released; ``keep`` (just loaded) is never the one to go.
+        evicted = []
         for key in list(self._entries):
             if len(self._entries) <= max(max_loaded, 0):
-                return
+                break
             if key != keep and self._entries[key].leases == 0:
-                del self._entries[key]
+                evicted.append(self._entries.pop(key).value)
+        return evicted
 
-
-# ---------------------------------------------------------------- shared by local runtimes
-
-def max_loaded(value: str | None, name: str, provider: str) -> int:
-    """A cache-size setting (``ONNX_MAX_LOADED``...): a whole number >= 1."""
-    if not value or not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{name} must be a whole number >= 1, not {value!r}.",
-                          provider=provider)
-    return int(value)
-
-
-def token_budget(max_tokens: int | None, prompt_tokens: int, context_length: int,
-                 model: str, provider: str) -> tuple[int, Notice | None]:
-    """How many tokens to generate: ``max_tokens`` (default: all the room left), capped by
-    the context, with a notice when capped; BadRequestError if the prompt fills it."""
-    room = context_length - prompt_tokens
-    if room < 1:
-        raise BadRequestError(f"The prompt is {prompt_tokens} tokens; {model}'s context is "
-                              f"{context_length} tokens. Shorten the prompt (or send fewer "
-                              "images).", provider=provider)
-    if max_tokens and max_tokens > room:
-        return room, Notice(f"Max tokens lowered from {max_tokens} to {room}: the prompt takes "
-                            f"{prompt_tokens} of {model}'s {context_length}-token context.")
-    return min(max_tokens or room, room), None
-
-
-def load_notice(model: str, load_ms: float, in_run: bool) -> Notice:
-    """Says how long loading took and whether it is inside this run's TTFT."""
-    when = ("during this run (TTFT includes it)" if in_run
-            else "before the run started (not part of TTFT)")
-    return Notice(f"Loaded {model} in {load_ms:.0f} ms {when}.")
+    def _let_go(self, evicted: list[M]) -> None:
+        if self._on_evict is not None:
+            for value in evicted:
+                self._on_evict(value)

@@ -17,6 +17,7 @@ from gradio_client import Client
 from playground.policy import Policy
 from playground.ui import layout
 from playground.ui.handlers import N_SLOTS
+from providers import onnx_genai, onnx_process
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fakes import services
@@ -31,8 +32,8 @@ TARGETS = ["nim:microsoft/phi-3.5-mini-instruct", "azure:Phi-3.5-mini-instruct",
 TINY_ANSWER = "Hello! I am a tiny test model."
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
@@ -60,6 +61,7 @@ def quoting_system(body: dict) -> str:
 
 def test_thirty_sessions_four_targets(fakes, behaviours, capsys, monkeypatch) -> None:
     monkeypatch.setattr(services, "user_prompt", quoting_system)
+    onnx_genai.shutdown()  # a model loaded by an earlier test would not load here
     behaviours.default.first_s, behaviours.default.interval_s = 0.2, 0.02
     env = {**fakes, "ONNX_MODELS_DIR": str(Path(REPO) / "tests" / "fixtures" / "models")}
     demo = layout.build_demo(Settings.load(dotenv_path=None, environ=env), Policy())
@@ -68,14 +70,17 @@ def test_thirty_sessions_four_targets(fakes, behaviours, capsys, monkeypatch) ->
     monkeypatch.setenv("PLAYGROUND_SESSION_CAPACITY", str(SESSIONS))
     _, url, _ = demo.launch(server_port=free_port(), prevent_thread_lock=True, quiet=True,
                             **layout.launch_options())
-    figures, memory = [], []
+    figures, memory, worker_memory = [], [], []
     try:
         with ThreadPoolExecutor(SESSIONS) as pool:
             for round_index in range(ROUNDS):
                 started = time.perf_counter()
                 results = list(pool.map(lambda i: one_session(url, i), range(SESSIONS)))
                 wall = time.perf_counter() - started
+                workers = onnx_process.running()
+                assert len(workers) == 1, "one ONNX worker process serves every session"
                 memory.append(rss_mb())
+                worker_memory.append(rss_mb(workers[0].pid))
                 figures.append((wall, [r[0] for r in results]))
                 check_round(results)
                 loads = sum("Loaded" in s for _, status, _, _ in results for s in status)
@@ -85,11 +90,13 @@ def test_thirty_sessions_four_targets(fakes, behaviours, capsys, monkeypatch) ->
     # Memory stable: once the session cap is reached, a round adds far less than the
     # first rounds did (what remains is the allocator settling).
     assert memory[-1] - memory[-2] < min(15, 0.5 * (memory[1] - memory[0])), memory
+    assert worker_memory[-1] - worker_memory[1] < 15, worker_memory
     with capsys.disabled():
         for i, (wall, sessions) in enumerate(figures, 1):
             print(f"\nload round {i}: {SESSIONS} sessions x {len(TARGETS)} targets, wall "
                   f"{wall:.2f} s, session p50 {statistics.median(sessions):.2f} s, "
-                  f"max {max(sessions):.2f} s, RSS {memory[i - 1]:.0f} MB")
+                  f"max {max(sessions):.2f} s, RSS {memory[i - 1]:.0f} MB, ONNX worker "
+                  f"{worker_memory[i - 1]:.0f} MB")
 
 
 def check_round(results: list[tuple[float, list[str], list[str], list[dict]]]) -> None:

@@ -1,4 +1,5 @@
-"""The ``onnx`` provider on the tiny Phi-3 fixtures: real onnxruntime-genai generation.
+"""The ``onnx`` provider on the tiny Phi-3 fixtures: real onnxruntime-genai generation
+(in worker processes; tests/test_onnx_process.py covers those).
 
 Expected answers and token counts are the fixtures' documented contract
 (tests/fixtures/README.md, tests/fixtures/_tiny_data.py).
@@ -6,19 +7,18 @@ Expected answers and token counts are the fixtures' documented contract
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import onnxruntime_genai as og
 import pytest
 
 import providers
-from playground.engine import Comparison, ProviderPool
-from providers import onnx_genai
+from providers import onnx_genai, onnx_process, onnx_worker
 from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, Usage
 from providers.errors import (BadRequestError, NotFoundError, UnavailableError,
                               UnsupportedInputError)
@@ -51,31 +51,16 @@ def onnx_settings() -> Settings:
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    onnx_genai._CACHE.clear()
+    onnx_genai.shutdown()
     yield
-    onnx_genai._CACHE.clear()
+    onnx_genai.shutdown()
+    assert onnx_genai._CACHE.loaded() == []
+    assert live_workers() == []
 
 
-class SlowGenerator(og.Generator):
-    """A real generator that takes ``delay_s`` per token and logs each (start, end)."""
-
-    delay_s = 0.02
-    log: list[tuple[float, float]] = []
-    by_thread: dict[int, list[float]] = {}
-
-    def generate_next_token(self) -> None:
-        started = time.perf_counter()
-        time.sleep(self.delay_s)
-        super().generate_next_token()
-        SlowGenerator.log.append((started, time.perf_counter()))
-        SlowGenerator.by_thread.setdefault(threading.get_ident(), []).append(started)
-
-
-@pytest.fixture
-def slow(monkeypatch: pytest.MonkeyPatch) -> type[SlowGenerator]:
-    SlowGenerator.log, SlowGenerator.by_thread = [], {}
-    monkeypatch.setattr(og, "Generator", SlowGenerator)
-    return SlowGenerator
+def live_workers() -> list[onnx_process.WorkerProcess]:
+    """The worker processes of this process that are still running."""
+    return onnx_process.running()
 
 
 def parts(events):
@@ -86,6 +71,7 @@ def parts(events):
 
 
 def wait_for_workers(prefix: str = "onnx-", timeout_s: float = 5.0) -> None:
+    """Wait until no thread named ``prefix``... runs (test_transformers_provider)."""
     deadline = time.monotonic() + timeout_s
     while any(t.name.startswith(prefix) for t in threading.enumerate()):
         assert time.monotonic() < deadline, "generation thread still running"
@@ -130,11 +116,10 @@ def test_system_prompt_goes_through_the_chat_template(onnx_settings: Settings) -
     text, usage, _ = parts(collect("onnx", onnx_settings, request))
     assert text == "Arr! Hello, matey."
     assert (usage.prompt_tokens, usage.completion_tokens) == (22, 9)
-    lm, _ = onnx_genai._CACHE.load(str(MODELS / TEXT), lambda: None, 2)
-    assert onnx_genai.chat_prompt(lm, request) == (
+    lm = onnx_worker.load_model(MODELS / TEXT)  # here, in this process
+    assert onnx_worker.chat_prompt(lm, request.system, request.prompt, 0) == (
         "<|system|>\nYou are a pirate.<|end|>\n<|user|>\nSay hello.<|end|>\n<|assistant|>\n")
-    with_images = ChatRequest(VISION, "Compare.", images=(WHITE, BLACK))
-    assert onnx_genai.chat_prompt(lm, with_images) == (
+    assert onnx_worker.chat_prompt(lm, None, "Compare.", 2) == (
         "<|user|>\n<|image_1|>\n<|image_2|>\nCompare.<|end|>\n<|assistant|>\n")
 
 
@@ -168,36 +153,6 @@ def test_seeded_sampling_repeats_and_temperature_zero_is_greedy(onnx_settings) -
     assert first == second
     cold = ChatRequest(TEXT, "Say hello.", temperature=0, seed=7)
     assert parts(collect("onnx", onnx_settings, cold))[0] == ANSWERS["Say hello."][0]
-
-
-def test_stopping_mid_stream_ends_generation_within_one_token(onnx_settings, slow) -> None:
-    received, closed_at = stop_after("onnx", onnx_settings,
-                                     ChatRequest(TEXT, "Tell me a story."), 4)
-    wait_for_workers()
-    generated_after_stop = [end for _, end in slow.log if end > closed_at]
-    assert received == 4
-    assert len(generated_after_stop) <= 1  # at most the one in flight at the stop
-    assert len(slow.log) < 10  # the story has 37
-
-
-def test_concurrent_requests_on_one_model(onnx_settings, slow) -> None:
-    async def go():
-        provider = providers.create("onnx", onnx_settings)
-        await provider.prepare(TEXT)
-
-        async def one(prompt):
-            return [e async for e in provider.stream(ChatRequest(TEXT, prompt))]
-        return await asyncio.gather(*(one(p) for p in ANSWERS))
-    slow.delay_s = 0.005
-    for prompt, events in zip(ANSWERS, run(go())):
-        text, usage, _ = parts(events)
-        assert (text, usage.prompt_tokens, usage.completion_tokens) == ANSWERS[prompt]
-    assert len(slow.log) == sum(a[2] + 1 for a in ANSWERS.values())
-    # They really ran at the same time: each thread's first token came before any
-    # thread's last one.
-    runs = list(slow.by_thread.values())
-    assert len(runs) == len(ANSWERS)
-    assert max(r[0] for r in runs) < min(r[-1] for r in runs)
 
 
 @pytest.mark.parametrize(("image", "answer"), [(WHITE, "The image is bright."),
@@ -241,10 +196,10 @@ def test_the_vision_model_answers_text_without_images(onnx_settings) -> None:
     assert text == ANSWERS["Say hello."][0] and usage.prompt_tokens == 11
 
 
-def test_images_for_a_text_model_are_refused_before_running(onnx_settings, slow) -> None:
+def test_images_for_a_text_model_are_refused_before_running(onnx_settings) -> None:
     with pytest.raises(UnsupportedInputError, match="text-only"):
         collect("onnx", onnx_settings, ChatRequest(TEXT, "Describe.", images=(WHITE,)))
-    assert slow.log == [] and onnx_genai._CACHE.loaded() == []
+    assert live_workers() == []  # no worker was even started
 
 
 def test_a_missing_model_lists_what_is_available(onnx_settings) -> None:
@@ -294,30 +249,11 @@ def test_a_path_target_and_list_models(tmp_path) -> None:
         (TEXT, False, 0, 512, "local"), (VISION, True, 3, 8192, "local")]
 
 
-def test_models_load_once_and_at_most_onnx_max_loaded_stay(onnx_settings) -> None:
-    settings = onnx_settings.with_overrides({"ONNX_MAX_LOADED": "1"})
-
-    async def go():
-        provider = providers.create("onnx", settings)
-        await provider.prepare(TEXT)
-        first = [e async for e in provider.stream(ChatRequest(TEXT, "Say hello."))]
-        again = [e async for e in provider.stream(ChatRequest(TEXT, "Say hello."))]
-        await provider.prepare(VISION)
-        return first, again
-    first, again = run(go())
-    assert "load_ms" in parts(first)[2].details and "load_ms" not in parts(again)[2].details
-    assert [e for e in again if isinstance(e, Notice)] == []
-    assert onnx_genai._CACHE.loaded() == [str((MODELS / VISION).resolve())]
-
-
 def test_engine_runs_onnx_next_to_a_cloud_target(fakes, behaviours, monkeypatch) -> None:
     behaviours.default.pieces = ["Hi", " there."]
-    real_load = onnx_genai.load_model
-
-    def slow_load(path):
-        time.sleep(0.5)  # a slow disk: must show as load_ms, never in TTFT
-        return real_load(path)
-    monkeypatch.setattr(onnx_genai, "load_model", slow_load)
+    # A slow disk: must show as load_ms, never in TTFT.
+    monkeypatch.setattr(onnx_process, "WORKER_HOOK",
+                        ("tests.onnx_hooks:slow_load", {"delay_s": 0.5}))
     settings = Settings.load(dotenv_path=None, environ={**fakes, "ONNX_MODELS_DIR": str(MODELS)})
     results, _ = compare(settings, ["onnx:tiny-phi3", "ollama:phi3.5"],
                          ChatRequest("", "Say hello."))
@@ -327,40 +263,32 @@ def test_engine_runs_onnx_next_to_a_cloud_target(fakes, behaviours, monkeypatch)
         11, 13, "counted")
     assert local.finish_reason == "stop" and local.decode_tokens_per_s > 0
     assert local.details["load_ms"] >= 500 and local.ttft_ms < 400
-    assert any("before the run started" in n for n in local.notices)
+    assert any("before the run started" in n and "starting the worker process" in n
+               for n in local.notices)
     assert cloud.status == "ok" and cloud.text == "Hi there."
 
 
-def test_engine_stop_keeps_the_partial_answer(onnx_settings, slow) -> None:
-    async def go():
-        pool = ProviderPool(onnx_settings)
-        comparison = Comparison(ChatRequest("", "Tell me a story."),
-                                [providers.parse_target("onnx:tiny-phi3")], pool)
-        async for _ in comparison.updates():
-            if len(comparison.results[0].text) >= 10:
-                comparison.stop()
-        return comparison.results[0], time.perf_counter()
-    result, stopped_by = run(go())
-    wait_for_workers()
-    assert result.status == "stopped" and result.partial
-    assert STORY.startswith(result.text) and result.text != STORY
-    assert result.completion_tokens == result.counted_tokens < 36
-    assert len(slow.log) <= result.counted_tokens + 2
-
-
-def test_engine_timeout_stops_the_thread(onnx_settings, slow) -> None:
-    slow.delay_s = 0.5
-    results, _ = compare(onnx_settings, ["onnx:tiny-phi3"], ChatRequest("", "Say hello."),
-                         timeout_s=0.2)
-    wait_for_workers()
-    assert results[0].status == "error" and results[0].error_kind == "timeout"
-    assert len(slow.log) <= 2
+def processes_with(marker: str) -> list[int]:
+    """Pids of the processes whose environment holds ``marker`` (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:  # gone meanwhile, or not ours
+            pass
+    return found
 
 
 def test_cli_compare_with_an_onnx_target(tmp_path) -> None:
+    marker = f"SLM_TEST_RUN={uuid.uuid4().hex}"  # inherited by the CLI's worker processes
     done = playground("compare", "--prompt", "你知道长沙吗？", "--target", "onnx:tiny-phi3",
-                      "--format", "json", env={"ONNX_MODELS_DIR": str(MODELS)}, cwd=tmp_path)
+                      "--format", "json", env={"ONNX_MODELS_DIR": str(MODELS),
+                                               marker.split("=")[0]: marker.split("=")[1]},
+                      cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    if Path("/proc/self/environ").exists():
+        assert processes_with(marker) == []  # the worker ended with the CLI
     result = json.loads(done.stdout)["results"][0]
     assert result["status"] == "ok" and result["text"] == "长沙是湖南的省会。"
     assert (result["prompt_tokens"], result["completion_tokens"]) == (27, 27)

@@ -209,3 +209,52 @@ def test_a_failed_load_is_not_cached() -> None:
         cache.load("m", broken, 2)
     assert cache.loaded() == []
     assert cache.load("m", lambda: 1, 2) == (1, pytest.approx(0, abs=50))
+
+
+def test_evicted_models_are_handed_to_on_evict_outside_the_lock() -> None:
+    evicted: list[str] = []
+    cache: ModelCache[str] = ModelCache(on_evict=lambda m: evicted.append(m) or cache.loaded())
+    cache.load("a", lambda: "A", 1)
+    cache.load("b", lambda: "B", 1)  # on_evict calls back into the cache: no deadlock
+    assert evicted == ["A"] and cache.loaded() == ["b"]
+    cache.clear()
+    assert evicted == ["A", "B"]
+
+
+def test_acquire_and_release_hold_a_model_across_calls() -> None:
+    evicted: list[str] = []
+    cache: ModelCache[str] = ModelCache(on_evict=evicted.append)
+    assert cache.acquire_loaded("a") is None  # not loaded: never loads, never blocks
+    model, load_ms = cache.acquire("a", lambda: "A", 1)
+    assert model == "A" and load_ms is not None
+    assert cache.acquire_loaded("a") == "A"  # a second lease
+    cache.load("b", lambda: "B", 2)
+    cache.release("a", "A", 1)  # over the limit: the model not in use goes
+    assert cache.loaded() == ["a"] and evicted == ["B"]
+    cache.load("c", lambda: "C", 2)
+    cache.release("a", "A", 1)  # its last lease
+    assert cache.loaded() == ["c"] and evicted == ["B", "A"]
+
+
+def test_a_discarded_model_is_loaded_again_and_its_leases_end_quietly() -> None:
+    evicted: list[str] = []
+    cache: ModelCache[str] = ModelCache(on_evict=evicted.append)
+    first, _ = cache.acquire("m", lambda: "broken", 2)
+    cache.discard("m", "other")  # not that model: nothing happens
+    assert cache.loaded() == ["m"]
+    cache.discard("m", first)
+    assert cache.loaded() == [] and evicted == []  # the caller cleans a discarded model up
+    again, load_ms = cache.acquire("m", lambda: "fresh", 2)
+    assert again == "fresh" and load_ms is not None
+    cache.release("m", first, 2)  # the discarded one's lease: no effect on the new one
+    cache.load("x", lambda: "X", 1)
+    assert cache.loaded() == ["m", "x"]  # "fresh" still leased, so not evicted
+
+
+def test_close_lets_every_model_go_even_in_use() -> None:
+    evicted: list[str] = []
+    cache: ModelCache[str] = ModelCache(on_evict=evicted.append)
+    with cache.lease("a", lambda: "A", 2):
+        cache.load("b", lambda: "B", 2)
+        assert cache.close() == ["A", "B"]
+    assert evicted == ["A", "B"] and cache.loaded() == []

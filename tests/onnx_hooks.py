@@ -1,0 +1,71 @@
+"""Worker hooks for the ``onnx`` tests and bench/onnx_decode.py
+(``providers.onnx_process.WORKER_HOOK``).
+
+They run inside the worker process, so this module imports only the standard library
+and onnxruntime_genai, never the ``providers`` package or pytest. What they observe is
+written to a log file the test reads: perf_counter() is the system-wide monotonic clock
+on Linux and macOS, so the test's timestamps and the worker's compare.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import ModuleType
+
+import onnxruntime_genai as og
+
+_LOG_LOCK = threading.Lock()
+
+
+def slow_tokens(worker: ModuleType, delay_s: float, log: str) -> None:
+    """Every generated token takes ``delay_s`` more; log ``token THREAD START END`` per
+    token and ``closed THREAD`` when a generator is released."""
+    def write(line: str) -> None:
+        with _LOG_LOCK, open(log, "a", encoding="utf-8") as file:
+            file.write(line + "\n")
+
+    class SlowGenerator(og.Generator):
+        def generate_next_token(self) -> None:
+            started = time.perf_counter()
+            time.sleep(delay_s)
+            super().generate_next_token()
+            write(f"token {threading.get_ident()} {started!r} {time.perf_counter()!r}")
+
+        def __del__(self) -> None:
+            write(f"closed {threading.get_ident()}")
+    og.Generator = SlowGenerator
+
+
+def slow_load(worker: ModuleType, delay_s: float) -> None:
+    """Loading the model takes ``delay_s`` more (a slow disk)."""
+    load_model = worker.load_model
+
+    def slow(path):  # type: ignore[no-untyped-def]
+        time.sleep(delay_s)
+        return load_model(path)
+    worker.load_model = slow
+
+
+def record_modules(worker: ModuleType, log: str) -> None:
+    """Write the names of the modules the worker imported, once it has loaded its model."""
+    load_model = worker.load_model
+
+    def recording(path):  # type: ignore[no-untyped-def]
+        model = load_model(path)
+        import sys
+        with open(log, "w", encoding="utf-8") as file:
+            file.write("\n".join(sorted(name for name in sys.modules if "." not in name)))
+        return model
+    worker.load_model = recording
+
+
+def exact_length(worker: ModuleType) -> None:
+    """Every run generates exactly max_length (prompt + max tokens): a random model would
+    otherwise stop at a random <|end|> (bench/onnx_decode.py)."""
+    search_options = worker.search_options
+
+    def exact(spec, prompt_tokens, room):  # type: ignore[no-untyped-def]
+        options = search_options(spec, prompt_tokens, room)
+        return {**options, "min_length": options["max_length"]}
+    worker.search_options = exact
