@@ -27,8 +27,8 @@ from providers import register
 from providers.base import ChatRequest, Event, Finish, Provider, TextDelta, Usage
 from providers.errors import ConfigError, NotFoundError, UnavailableError, UnsupportedInputError
 from providers.settings import EnvVar
-from providers.threaded import (ModelCache, ThreadSink, load_notice, max_loaded,
-                                stream_from_thread, token_budget)
+from providers.local_rules import load_notice, max_loaded, token_budget
+from providers.threaded import ModelCache, ThreadSink, stream_from_thread
 
 INSTALL = "pip install -r requirements-transformers.txt"
 # torch's OpenMP threads spin while idle by default. Here generation runs in a worker

@@ -28,10 +28,10 @@ from providers import register
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
+from providers.local_rules import load_notice, max_loaded, token_budget
 from providers.onnx_process import WorkerProcess, provider_error, shutdown_all
 from providers.onnx_worker import REQUEST_FIELDS
 from providers.settings import EnvVar
-from providers.local_rules import load_notice, max_loaded, token_budget
 from providers.threaded import ModelCache
 
 CONFIG_FILE = "genai_config.json"

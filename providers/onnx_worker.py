@@ -150,7 +150,7 @@ def start_generator(og: Any, lm: LoadedModel, spec: dict[str, Any], stop: thread
             prompt_tokens = len(ids)
     emit(("prompt", prompt_tokens, lm.context_length))
     room = lm.context_length - prompt_tokens
-    if room < 1:  # the parent words this from the prompt item (threaded.token_budget)
+    if room < 1:  # the parent words this from the prompt item (local_rules.token_budget)
         raise Refused("bad_request", f"The prompt is {prompt_tokens} tokens; {lm.name}'s "
                       f"context is {lm.context_length} tokens.")
     if stop.is_set():  # cancelled while waiting for the lock: skip the prefill

@@ -28,8 +28,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-# The shared rules, re-exported: providers.hf_transformers imports them from here.
-from providers.local_rules import load_notice, max_loaded, token_budget  # noqa: F401
 
 T = TypeVar("T")
 M = TypeVar("M")
