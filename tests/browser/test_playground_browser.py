@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import ARTIFACTS, SCHEDULE, App, pieces
 
@@ -34,6 +36,27 @@ def open_app(page, app: App, targets: list[str] = (), prompt: str = "") -> None:
 def choose(page, dropdown: str, option: str) -> None:
     page.locator(f"#{dropdown} input").click()
     page.locator(f"#{dropdown} [role=option]", has_text=option).first.click()
+
+
+def attach(page, elem_id: str, path: Path) -> None:
+    """Attach a file the way a user does: click the drop zone, pick it in the chooser.
+
+    Not set_input_files on the hidden input: a CI run once timed out here with no upload
+    started. The likely cause: Gradio's upload action replaces that input when its options
+    update and listens only to the new one, so files set on the old one are dropped. The
+    chooser belongs to whichever input is live when the drop zone is clicked.
+    """
+    with page.expect_file_chooser() as chooser:
+        page.locator(f"#{elem_id} .upload-container").click()
+    chooser.value.set_files(str(path))
+    try:  # the name shows as soon as the upload starts
+        page.locator(f"#{elem_id}").get_by_text(path.name).wait_for()
+    except PlaywrightTimeout:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"attach-{elem_id}-failed.png"), full_page=True)
+        pytest.fail(f"{path.name} never showed in #{elem_id}: it shows "
+                    f"{page.locator(f'#{elem_id}').inner_text()!r}, toasts "
+                    f"{page.locator('.toast-body').all_inner_texts()!r}")
 
 
 def table(page) -> dict[str, dict[str, str]]:
@@ -76,8 +99,10 @@ def test_compare_four_targets_and_check_the_numbers(page, app: App) -> None:
         row, (count, first_s, interval_s) = rows[target], SCHEDULE[model]
         assert row["status"] == "ok" and row["tokens_source"] == "reported"
         assert int(row["completion_tokens"]) == count
-        # The fake sends its first token first_s after it receives the request.
-        assert first_s * 1000 <= float(row["ttft_ms"]) <= first_s * 1000 + 400
+        # The fake sends its first token first_s after it receives the request. No upper
+        # bound in ms: CPU load stretches every delay (a +400 ms bound failed with three
+        # busy loops on two cores); below the total means it was taken at the first token.
+        assert first_s * 1000 <= float(row["ttft_ms"]) < float(row["total_ms"])
         streamed_s = first_s + (count - 1) * interval_s
         assert streamed_s * 1000 <= float(row["total_ms"]) <= streamed_s * 1000 + 600
     onnx = rows["onnx:tiny-phi3"]
@@ -134,8 +159,7 @@ def test_an_image_reaches_the_vision_model(page, app: App, tmp_path) -> None:
     white = tmp_path / "white.png"
     Image.new("RGB", (32, 32), "white").save(white)
     open_app(page, app, ["onnx:tiny-phi3-vision"], "Describe the image.")
-    page.locator("#images input[type=file]").set_input_files([str(white)])
-    page.locator("#images").get_by_text("white.png").wait_for()
+    attach(page, "images", white)
     compare(page)
     assert page.locator("#answer-0").inner_text().strip() == "The image is bright."
 
