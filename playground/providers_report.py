@@ -16,12 +16,12 @@ def providers_report(settings: Settings) -> list[dict[str, Any]]:
     report = []
     for provider_id, cls in providers.PROVIDERS.items():
         instance = cls(settings)
-        missing = instance.missing_settings()
+        why_not = instance.not_ready_reason()
         report.append({
             "id": provider_id,
             "title": cls.title,
-            "configured": not missing,
-            "why_not": f"set {' and '.join(missing)}" if missing else "",
+            "configured": not why_not,
+            "why_not": why_not,
             "note": cls.status_note,
             "local": cls.local,
             "variables": [
@@ -57,8 +57,8 @@ async def models_report(settings: Settings) -> dict[str, dict[str, Any]]:
         instance = cls(settings)
         entry: dict[str, Any] = {"catalog": [m.id for m in catalog_entries(provider_id)],
                                  "service": [], "error": None}
-        if instance.missing_settings():
-            entry["error"] = f"not configured: set {' and '.join(instance.missing_settings())}"
+        if why_not := instance.not_ready_reason():
+            entry["error"] = f"not configured: {why_not}"
         else:
             try:
                 entry["service"] = [m.id for m in await instance.list_models()]

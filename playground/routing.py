@@ -82,9 +82,9 @@ async def _skip_reason(target: Target, pool: ProviderPool, *, last: bool) -> str
     cls = providers.PROVIDERS.get(target.provider)
     if cls is None:
         return f"the {target.provider} runtime is not installed"
-    missing = cls(pool.settings).missing_settings()
-    if missing:
-        return f"set {' and '.join(missing)}"
+    why_not = cls(pool.settings).not_ready_reason()
+    if why_not:
+        return why_not
     try:
         provider = pool.get(target.provider)
     except ConfigError as exc:

@@ -132,6 +132,7 @@ class Provider(ABC):
     env: ClassVar[tuple[EnvVar, ...]] = ()
     local: ClassVar[bool] = False
     status_note: ClassVar[str] = ""
+    install_hint: ClassVar[str] = ""  # how to get what missing_packages() names
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -145,8 +146,22 @@ class Provider(ABC):
         """Names of required variables that have no value."""
         return [v.name for v in self.env if v.required and not self.setting(v.name)]
 
+    def missing_packages(self) -> list[str]:
+        """Python packages this provider needs that are not installed (optional extras)."""
+        return []
+
+    def not_ready_reason(self) -> str:
+        """Why this provider cannot run here, in a few words ("" when it can)."""
+        missing = self.missing_settings()
+        if missing:
+            return f"set {' and '.join(missing)}"
+        packages = self.missing_packages()
+        if packages:
+            return f"needs {' and '.join(packages)}: {self.install_hint}"
+        return ""
+
     def check_configured(self) -> None:
-        """Raise :class:`ConfigError` naming each missing variable."""
+        """Raise :class:`ConfigError` naming each missing variable or package."""
         missing = self.missing_settings()
         if missing:
             raise ConfigError(
@@ -154,6 +169,10 @@ class Provider(ABC):
                 "in the environment, in .env, or in the session settings.",
                 provider=self.id,
             )
+        packages = self.missing_packages()
+        if packages:
+            raise ConfigError(f"The {self.id} provider needs {' and '.join(packages)}: "
+                              f"{self.install_hint}.", provider=self.id)
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:

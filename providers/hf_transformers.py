@@ -25,7 +25,7 @@ from typing import Any
 
 from providers import register
 from providers.base import ChatRequest, Event, Finish, Provider, TextDelta, Usage
-from providers.errors import ConfigError, NotFoundError, UnavailableError, UnsupportedInputError
+from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
 from providers.settings import EnvVar
 from providers.local_rules import load_notice, max_loaded, token_budget
 from providers.threaded import ModelCache, ThreadSink, stream_from_thread
@@ -84,7 +84,8 @@ class TransformersProvider(Provider):
     id = "transformers"
     title = "Hugging Face Transformers"
     local = True
-    status_note = f"optional: {INSTALL} (CPU torch)"
+    status_note = "optional extra, CPU torch"
+    install_hint = INSTALL
     env = (EnvVar("TRANSFORMERS_MAX_LOADED", "most Transformers models kept loaded at once",
                   default="1"),)
 
@@ -92,12 +93,8 @@ class TransformersProvider(Provider):
         super().__init__(settings)
         self._prepared_loads: dict[str, float] = {}
 
-    def check_configured(self) -> None:
-        super().check_configured()
-        missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-        if missing:
-            raise ConfigError(f"The transformers provider needs {' and '.join(missing)}: "
-                              f"{INSTALL}.", provider=self.id)
+    def missing_packages(self) -> list[str]:
+        return [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
 
     def max_loaded(self) -> int:
         return max_loaded(self.setting("TRANSFORMERS_MAX_LOADED"), "TRANSFORMERS_MAX_LOADED",

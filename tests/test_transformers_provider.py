@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from playground.providers_report import providers_report
 import providers
 from providers import hf_transformers
 from providers.base import ChatRequest, Finish, ImageInput, TextDelta, Usage
@@ -144,6 +145,10 @@ def test_missing_packages_are_named(monkeypatch) -> None:
                         lambda name, *a: None if name == "torch" else real(name, *a))
     with pytest.raises(ConfigError, match="needs torch: pip install -r requirements-transformers"):
         providers.create("transformers", SETTINGS).check_configured()
+    # `providers`, the UI's provider list and scenario routing must not call it ready.
+    entry = next(e for e in providers_report(SETTINGS) if e["id"] == "transformers")
+    assert not entry["configured"]
+    assert entry["why_not"] == "needs torch: pip install -r requirements-transformers.txt"
 
 
 def test_both_local_runtimes_agree_next_to_a_cloud_target(fakes, behaviours,

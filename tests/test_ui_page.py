@@ -109,8 +109,8 @@ def test_onnx_folders_are_listed(settings) -> None:
 
 def test_unconfigured_provider_falls_back_to_the_catalog() -> None:
     options, note = asyncio.run(picker.model_options("nim", Settings.load(None, environ={})))
-    assert "not configured" in note and ("microsoft/phi-3.5-mini-instruct" in
-                                         [v for _, v in options])
+    assert "not configured (set NVIDIA_API_KEY)" in note
+    assert "microsoft/phi-3.5-mini-instruct" in [v for _, v in options]
 
 
 def test_add_target(settings) -> None:

@@ -44,8 +44,8 @@ async def listed_models(provider_id: str, settings: Settings,
     """What the service says it serves, and a note when it could not say (not
     configured, unreachable, or no list on this route)."""
     provider = providers.create(provider_id, settings)
-    if provider.missing_settings():
-        return [], f"{provider.title} is not configured; showing the Phi catalog."
+    if why_not := provider.not_ready_reason():
+        return [], f"{provider.title} is not configured ({why_not}); showing the Phi catalog."
     try:
         async with asyncio.timeout(timeout_s):
             entries = await provider.list_models()
