@@ -38,7 +38,7 @@ def scheduled(behaviours: Behaviours) -> dict[str, float]:
 
 
 def sent_times(server: FakeServer, model: str) -> list[float]:
-    """When the fake wrote each event of ``model``'s stream (perf_counter)."""
+    """When the fake began writing each event of ``model``'s stream (perf_counter)."""
     return next(r for r in server.requests if (r.json or {}).get("model") == model).sent_at
 
 

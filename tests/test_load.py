@@ -1,10 +1,11 @@
 """Load: 30 concurrent browser sessions (gradio_client) x 4 targets against the fakes
-and the tiny ONNX model, three rounds. No errors, no cross-talk between sessions (each
+and the tiny ONNX model, six rounds. No errors, no cross-talk between sessions (each
 gets the answers to its own prompt), the ONNX model loaded once, memory stable.
 Prints its figures (the README quotes them)."""
 
 from __future__ import annotations
 
+import gc
 import re
 import statistics
 import time
@@ -26,7 +27,7 @@ from tests.ui_support import free_port
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
-SESSIONS, ROUNDS = 30, 5
+SESSIONS, ROUNDS = 30, 6
 TARGETS = ["nim:microsoft/phi-3.5-mini-instruct", "azure:Phi-3.5-mini-instruct",
            "ollama:phi3.5", "onnx:tiny-phi3"]
 TINY_ANSWER = "Hello! I am a tiny test model."
@@ -79,6 +80,9 @@ def test_thirty_sessions_four_targets(fakes, behaviours, capsys, monkeypatch) ->
                 wall = time.perf_counter() - started
                 workers = onnx_process.running()
                 assert len(workers) == 1, "one ONNX worker process serves every session"
+                # Uncollected cycles from the round would otherwise count as growth,
+                # more or less of them depending on what ran before in this process.
+                gc.collect()
                 memory.append(rss_mb())
                 worker_memory.append(rss_mb(workers[0].pid))
                 figures.append((wall, [r[0] for r in results]))
@@ -88,8 +92,10 @@ def test_thirty_sessions_four_targets(fakes, behaviours, capsys, monkeypatch) ->
     finally:
         demo.close()
     # Memory stable: once the session cap is reached, a round adds far less than the
-    # first rounds did (what remains is the allocator settling).
-    assert memory[-1] - memory[-2] < min(15, 0.5 * (memory[1] - memory[0])), memory
+    # first rounds did (what remains is the allocator settling: +1-4 MB a round over 12
+    # rounds, 2026-11-29). Averaged over the last two rounds: one round is noisy.
+    late_growth = (memory[-1] - memory[-3]) / 2
+    assert late_growth < min(15, 0.5 * (memory[1] - memory[0])), memory
     assert worker_memory[-1] - worker_memory[1] < 15, worker_memory
     with capsys.disabled():
         for i, (wall, sessions) in enumerate(figures, 1):

@@ -53,7 +53,7 @@ class Recorded:
     headers: dict[str, str]
     raw: bytes
     received_at: float
-    sent_at: list[float] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)  # perf_counter as each write began
 
     @property
     def json(self) -> Any:
@@ -177,11 +177,14 @@ class FakeServer:
                 wait = recorded.received_at + reply.at[index] - time.perf_counter()
                 if wait > 0:
                     await asyncio.sleep(wait)
+            # Stamped before the write: a stamp taken after it can lag the client's own
+            # receipt when the machine is loaded (seen: engine TTFT 4 ms "before" the write).
+            writing_at = time.perf_counter()
             try:
                 await response.write(event)
             except ConnectionError:  # the client went away (stop, timeout): as real servers see it
                 return response
-            recorded.sent_at.append(time.perf_counter())
+            recorded.sent_at.append(writing_at)
         try:
             await response.write_eof()
         except ConnectionError:
