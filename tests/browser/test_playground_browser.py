@@ -39,22 +39,26 @@ def choose(page, dropdown: str, option: str) -> None:
 
 
 def attach(page, elem_id: str, path: Path) -> None:
-    """Attach a file the way a user does: click the drop zone, pick it in the chooser.
+    """Attach a file the way a user does (click the drop zone, pick it in the chooser) and
+    wait until it is uploaded: its row shows a download link instead of "Uploading...".
 
-    Not set_input_files on the hidden input: a CI run once timed out here with no upload
-    started. The likely cause: Gradio's upload action replaces that input when its options
-    update and listens only to the new one, so files set on the old one are dropped. The
-    chooser belongs to whichever input is live when the drop zone is clicked.
+    Gradio renders the finished row's name as two spans, "white" and ".png", with a space
+    between them, so "white.png" as one text only ever matched the upload's progress line,
+    which can come and go unseen on a loaded machine: a run here (2026-11-29) timed out so
+    with the file uploaded, as CI had on 2026-11-22 on the same wait.
     """
     with page.expect_file_chooser() as chooser:
         page.locator(f"#{elem_id} .upload-container").click()
     chooser.value.set_files(str(path))
-    try:  # the name shows as soon as the upload starts
-        page.locator(f"#{elem_id}").get_by_text(path.name).wait_for()
+    row = (page.locator(f"#{elem_id} tr")
+           .filter(has=page.locator(".stem", has_text=path.stem))
+           .filter(has=page.locator(".ext", has_text=path.suffix)))
+    try:
+        row.locator("td.download a").wait_for()
     except PlaywrightTimeout:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"attach-{elem_id}-failed.png"), full_page=True)
-        pytest.fail(f"{path.name} never showed in #{elem_id}: it shows "
+        pytest.fail(f"{path.name} not shown as uploaded in #{elem_id}: it shows "
                     f"{page.locator(f'#{elem_id}').inner_text()!r}, toasts "
                     f"{page.locator('.toast-body').all_inner_texts()!r}")
 
