@@ -44,8 +44,8 @@ def attach(page, elem_id: str, path: Path) -> None:
 
     Gradio renders the finished row's name as two spans, "white" and ".png", with a space
     between them, so "white.png" as one text only ever matched the upload's progress line,
-    which can come and go unseen on a loaded machine: a run here (2026-11-29) timed out so
-    with the file uploaded, as CI had on 2026-11-22 on the same wait.
+    which can come and go unseen on a loaded machine. Waiting for it timed out with the file
+    already uploaded (here under load, 2026-11-29; in CI on 2026-11-22).
     """
     with page.expect_file_chooser() as chooser:
         page.locator(f"#{elem_id} .upload-container").click()
