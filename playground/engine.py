@@ -13,7 +13,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import providers
+from playground.causes import explain_cut_off
 from playground.metrics import Recorder, TargetResult
+from playground.token_counts import count_unreported_tokens
 from providers import Target
 from providers.base import ChatRequest, Notice, Provider
 from providers.errors import (
@@ -90,6 +92,7 @@ class Comparison:
         self.wall_ms: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._preparing: asyncio.Task[list[Provider | None]] | None = None
+        self._ready: list[Provider | None] = []  # each target's provider, once prepared
         self._stop_requested = False
 
     async def run(self) -> list[TargetResult]:
@@ -113,11 +116,18 @@ class Comparison:
                     running -= 1
                 else:
                     yield index
+            # Every stream has ended: only now may a tokenizer request go to a server
+            # (outside every target's window and the wall time).
+            self.wall_ms = (time.perf_counter() - started) * 1000.0
+            for index in await count_unreported_tokens(self.results, self._ready,
+                                                       self.timeout_s):
+                yield index
         finally:
             self.stop()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._settle_undispatched()
-            self.wall_ms = (time.perf_counter() - started) * 1000.0
+            if self.wall_ms is None:
+                self.wall_ms = (time.perf_counter() - started) * 1000.0
 
     async def _dispatch(self, queue: asyncio.Queue[int | None]) -> int:
         """Prepare every provider, then start one task per target; returns how many
@@ -131,6 +141,7 @@ class Comparison:
             if not self._stop_requested:
                 raise
             return 0
+        self._ready = ready
         for index, provider in enumerate(ready):
             if self._stop_requested:
                 break
@@ -233,7 +244,7 @@ class Comparison:
         except RateLimitError:
             raise
         except ProviderError as exc:
-            self._fail(recorder, exc)
+            self._fail(recorder, self._explained(exc, recorder, provider))
         except Exception as exc:  # a provider bug must not break the other targets
             log.exception("unexpected error from %s", provider.id)
             self._fail(recorder, BadResponseError(
@@ -249,6 +260,14 @@ class Comparison:
             message += " Text received before the failure is kept (partial)."
         recorder.fail(error, time.perf_counter(), message)
         log.info("%s failed: %s: %s", recorder.result.target, error.kind, message)
+
+    def _explained(self, error: ProviderError, recorder: Recorder,
+                   provider: Provider) -> ProviderError:
+        """The error, reworded when its cause lies in another target on the same server."""
+        index = next(i for i, r in enumerate(self.results) if r is recorder.result)
+        same_server = [p is provider for p in self._ready]
+        return explain_cut_off(error, index, self.results, same_server, provider.title,
+                               time.perf_counter())
 
     def _redacted(self, text: str) -> str:
         return redact(text, self.settings.secret_values())

@@ -7,18 +7,24 @@ relative to the target's dispatch (the moment its request is handed to the provi
 * ``total_ms``: dispatch -> end of the stream (or the error / stop).
 * ``decode_tokens_per_s``: (completion_tokens - 1) / (last delta - first delta); the
   first token is excluded because its time is TTFT.
+* ``itl_p50_ms``, ``itl_p95_ms``: inter-token latency, the median and 95th percentile
+  of the gaps between consecutive non-empty text deltas (genai-perf's and vLLM's ITL,
+  per chunk; = 1000 / decode tokens/s when every chunk is one token).
 * ``chars_per_s``: characters after the first delta / (last delta - first delta): a
   tokenizer-neutral decode speed (token counts differ across tokenizers, a lot for
   Chinese).
-* ``tokens_source``: ``reported`` by the service, ``counted`` from generated ids
-  in-process, or ``estimated`` (= number of streamed text chunks, when the service
-  reports nothing). One source per row, never mixed.
+* ``tokens_source``: ``reported`` by the service, ``counted`` by a tokenizer (generated
+  ids in-process, or the server's tokenizer asked after the streams), or ``estimated``
+  (the server's chunks, empty ones included, from servers documented to send one chunk
+  per token). None when nothing counted: non-empty chunks are never called tokens.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from providers.base import Event, Finish, Notice, TextDelta, Usage
 from providers.errors import ProviderError
@@ -27,8 +33,9 @@ from providers.errors import ProviderError
 RESULT_FIELDS = (
     "target", "provider", "model", "status", "error_kind", "error", "text", "ttft_ms",
     "total_ms", "prompt_tokens", "completion_tokens", "tokens_source",
-    "decode_tokens_per_s", "chars_per_s", "finish_reason",
+    "decode_tokens_per_s", "itl_p50_ms", "itl_p95_ms", "chars_per_s", "finish_reason",
 )
+EMPTY_ANSWER = "empty answer: the server finished ({reason}) without sending any text."
 
 
 @dataclass
@@ -51,6 +58,8 @@ class TargetResult:
     completion_tokens: int | None = None
     tokens_source: str | None = None
     decode_tokens_per_s: float | None = None
+    itl_p50_ms: float | None = None
+    itl_p95_ms: float | None = None
     chars_per_s: float | None = None
     finish_reason: str | None = None
     partial: bool = False
@@ -64,6 +73,8 @@ class TargetResult:
     counted_tokens: int | None = None
     usage: Usage | None = None
     dispatched_at: float | None = None  # perf_counter() at dispatch (benchmarks)
+    # Gaps between consecutive text deltas (ms); the ITL percentiles' input, not exported.
+    gaps_ms: list[float] = field(default_factory=list, repr=False)
 
     def public(self) -> dict[str, Any]:
         """The result as the documented contract: RESULT_FIELDS plus ``partial``."""
@@ -74,6 +85,7 @@ class TargetResult:
     def as_dict(self) -> dict[str, Any]:
         """Every field (for exports and history); never holds secrets."""
         data = asdict(self)
+        del data["gaps_ms"]
         data["usage"] = None if self.usage is None else asdict(self.usage)
         return data
 
@@ -100,10 +112,13 @@ class Recorder:
             if not event.text and not event.tokens:
                 return
             if event.text:
+                at_ms = self._ms(now)
                 if r.ttft_ms is None:
-                    r.ttft_ms = self._ms(now)
+                    r.ttft_ms = at_ms
                     r.first_delta_chars = len(event.text)
-                r.last_delta_ms = self._ms(now)
+                else:
+                    r.gaps_ms.append(at_ms - (r.last_delta_ms or at_ms))
+                r.last_delta_ms = at_ms
                 r.deltas += 1
                 r.text += event.text
             if event.tokens is not None:
@@ -118,7 +133,10 @@ class Recorder:
             r.details.update(event.details)
 
     def finish(self, now: float) -> None:
-        self.result.status = "ok"
+        r = self.result
+        r.status = "ok"
+        if not r.text:  # finished on purpose, yet said nothing: ok, but say so
+            r.notices.append(EMPTY_ANSWER.format(reason=r.finish_reason or "no reason"))
         self._close(now)
 
     def fail(self, error: ProviderError, now: float, message: str) -> None:
@@ -150,13 +168,21 @@ def settle_tokens(r: TargetResult) -> None:
     elif r.counted_tokens is not None:
         r.completion_tokens = r.counted_tokens
         r.tokens_source = "counted"
-    elif r.deltas:
-        r.completion_tokens = r.deltas
-        r.tokens_source = "estimated"
+
+
+def apply_tokenizer_count(r: TargetResult, tokens: int) -> None:
+    """A server tokenizer's count of the answer, asked after the streams: it replaces a
+    chunk estimate (or nothing) and the rates that depend on it."""
+    r.completion_tokens, r.tokens_source = tokens, "counted"
+    r.decode_tokens_per_s = None
+    derive_rates(r)
 
 
 def derive_rates(r: TargetResult) -> None:
-    """Decode tokens/s and chars/s over the span between first and last delta."""
+    """Decode tokens/s, ITL percentiles and chars/s over the first to last delta."""
+    if r.gaps_ms:
+        # numpy's default (linear) percentile, as vLLM's benchmark_serving and genai-perf.
+        r.itl_p50_ms, r.itl_p95_ms = (float(v) for v in np.percentile(r.gaps_ms, [50, 95]))
     if r.ttft_ms is None or r.last_delta_ms is None:
         return
     span_s = (r.last_delta_ms - r.ttft_ms) / 1000.0

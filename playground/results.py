@@ -18,7 +18,8 @@ def to_dataframe(results: Sequence[TargetResult], *, with_text: bool = True) -> 
     rows = [r.public() for r in results]
     columns = [*RESULT_FIELDS, "partial"] if with_text else TABLE_COLUMNS
     frame = pd.DataFrame(rows, columns=columns)
-    for name in ("ttft_ms", "total_ms", "decode_tokens_per_s", "chars_per_s"):
+    for name in ("ttft_ms", "total_ms", "decode_tokens_per_s", "itl_p50_ms", "itl_p95_ms",
+                 "chars_per_s"):
         frame[name] = frame[name].astype("float64").round(1)
     for name in ("prompt_tokens", "completion_tokens"):
         frame[name] = frame[name].astype("Int64")

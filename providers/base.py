@@ -183,6 +183,12 @@ class Provider(ABC):
         (local runtimes load the model here), so that a cold start never lands in a
         TTFT. Raise ProviderError if the target cannot run at all."""
 
+    async def count_tokens(self, model: str, text: str) -> int | None:
+        """Tokens in ``text`` by the service's own tokenizer, for streams that report
+        no usage; None where the service has no tokenizer to ask. The engine calls it
+        only after every stream of a comparison has ended."""
+        return None
+
     async def list_models(self) -> list[ModelEntry]:
         """Models the service reports it can serve (empty where it cannot list)."""
         return []

@@ -144,30 +144,68 @@ async def chunk_events(chunks: Any, title: str) -> AsyncIterator[Event]:
 
     Usage may come as a separate chunk with empty ``choices`` or inside the finish
     chunk (Azure serverless Phi); empty-``choices`` frames that carry nothing (Azure's
-    prompt-filter frame) are skipped. A stream that ends without a finish reason was
-    cut off, so it raises BadResponseError after the text already received.
+    prompt-filter frame) are skipped. Without usage, a server documented to stream one
+    chunk per token (see :func:`streams_one_chunk_per_token`) gets its token chunks
+    counted, empty ones included, as an ``estimated`` Usage. A stream that ends without
+    a finish reason was cut off, so it raises :class:`CutOffError` after the text.
     """
     finish_reason: str | None = None
     usage: Any = None
     model: str | None = None
+    token_chunks = 0  # chunks carrying a content field, "" included (partial UTF-8)
+    one_per_token = False
+    frames = 0
     async for chunk in chunks:
+        frames += 1
         usage = getattr(chunk, "usage", None) or usage
         model = chunk.model or model
+        one_per_token = one_per_token or streams_one_chunk_per_token(chunk)
         for choice in chunk.choices or []:
             if choice.index not in (0, None):
                 continue
-            content = choice.delta.content if choice.delta else None
+            delta = choice.delta
+            content = delta.content if delta else None
             if content:
                 yield TextDelta(content)
+            if content or (content is not None and not delta.role and not choice.finish_reason):
+                token_chunks += 1
             finish_reason = choice.finish_reason or finish_reason
     if usage is not None:
         yield Usage(usage.prompt_tokens, usage.completion_tokens, "reported")
+    elif one_per_token and token_chunks:
+        yield Usage(None, token_chunks, "estimated")
     if finish_reason is None:
-        raise BadResponseError(
-            f"The stream from {title} ended before the answer was finished "
-            "(no finish_reason: cut off)."
-        )
+        raise cut_off(title, received=frames > 0)
     yield Finish(finish_reason, model or None)
+
+
+def streams_one_chunk_per_token(chunk: Any) -> bool:
+    """True for the servers whose documented stream sends one chunk per generated token:
+    vLLM (its choices carry ``stop_reason``) and llama.cpp's ``llama-server`` (its chunks
+    carry ``timings``)."""
+    extra = getattr(chunk, "model_extra", None) or {}
+    if "timings" in extra:
+        return True
+    return any("stop_reason" in (getattr(c, "model_extra", None) or {})
+               for c in chunk.choices or [])
+
+
+class CutOffError(BadResponseError):
+    """The stream ended without a finish reason. ``empty`` when not one chunk came."""
+
+    def __init__(self, message: str, *, empty: bool) -> None:
+        super().__init__(message)
+        self.empty = empty
+
+
+def cut_off(title: str, *, received: bool) -> CutOffError:
+    """The error for a stream that ended unfinished; an empty one names its usual cause."""
+    if not received:
+        return CutOffError(
+            f"{title} accepted the request but sent nothing: llama.cpp does this when the "
+            "prompt is longer than its context or the model cannot take images.", empty=True)
+    return CutOffError(f"The stream from {title} ended before the answer was finished "
+                       "(no finish_reason: cut off).", empty=False)
 
 
 def translate_openai_error(

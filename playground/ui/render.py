@@ -17,11 +17,11 @@ from playground.results import to_dataframe
 # The table shown in the page (the CSV export has every column, text included).
 TABLE_COLUMNS = [
     "target", "status", "ttft_ms", "total_ms", "prompt_tokens", "completion_tokens",
-    "tokens_source", "decode_tokens_per_s", "chars_per_s", "finish_reason", "partial",
-    "error_kind",
+    "tokens_source", "decode_tokens_per_s", "itl_p50_ms", "itl_p95_ms", "chars_per_s",
+    "finish_reason", "partial", "error_kind",
 ]
 TABLE_TYPES = ["str", "str", "number", "number", "number", "number", "str", "number",
-               "number", "str", "str", "str"]
+               "number", "number", "number", "str", "str", "str"]
 
 # metric column -> (chart title, axis title)
 CHARTS = {

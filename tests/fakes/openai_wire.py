@@ -9,6 +9,9 @@ Each builder reproduces the byte layout of a sample in ``../shared/protocol/``
   finish chunk)
 * ``azure_openai``: ``github-models/stream-azure-style-with-usage.sse`` (prompt-filter
   frame first, content-filter results, alphabetical keys)
+* ``llamacpp``: llama-cpp-python 0.3.36's server (``_convert_text_completion_chunks_to_chat``
+  in ``llama_chat_format.py``): a role-only first chunk, one chunk per token (``""`` for a
+  token that is part of a UTF-8 character), a finish chunk with ``delta: {}``, never usage
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-FLAVOURS = ("openai", "vllm", "azure_serverless", "azure_openai")
+FLAVOURS = ("openai", "vllm", "azure_serverless", "azure_openai", "llamacpp")
 _SAFE = {"filtered": False, "severity": "safe"}
 _FILTERS = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
 
@@ -51,7 +54,7 @@ DONE = b"data: [DONE]\n\n"
 def chat_stream(spec: StreamSpec) -> list[bytes]:
     """The SSE events (first, content..., finish, usage?, [DONE]) for ``spec``."""
     build = {"openai": _openai, "vllm": _vllm, "azure_serverless": _azure_serverless,
-             "azure_openai": _azure_openai}[spec.flavour]
+             "azure_openai": _azure_openai, "llamacpp": _llamacpp}[spec.flavour]
     return [sse(event) for event in build(spec)] + [DONE]
 
 
@@ -150,3 +153,16 @@ def _azure_openai(spec: StreamSpec) -> list[dict[str, Any]]:
             "total_tokens": prompt + completion}
         events.append({"choices": [], **tail, "usage": usage})
     return events
+
+
+def _llamacpp(spec: StreamSpec) -> list[dict[str, Any]]:
+    head = {"id": spec.id, "model": spec.model, "created": spec.created,
+            "object": "chat.completion.chunk"}
+
+    def choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                     "finish_reason": finish}]}
+
+    events = [choice({"role": "assistant"})]
+    events += [choice({"content": piece}) for piece in spec.pieces]
+    return events + [choice({}, spec.finish_reason)]

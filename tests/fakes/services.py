@@ -124,6 +124,31 @@ def ollama_lines(model: str, pieces: list[str], how: Behaviour) -> list[bytes]:
             for line in lines]
 
 
+def tokenize(behaviours: Behaviours, field: str = "input", bos: bool = True) -> Responder:
+    """A server tokenizer (llama-cpp-python's ``/extras/tokenize`` body ``input``, or
+    llama.cpp's ``/tokenize`` body ``content``): a model's own answer is as many tokens
+    as it has pieces, empty ones included; other text one token per character; plus a
+    BOS token, as llama-cpp-python adds."""
+    def respond(request: Recorded) -> Reply:
+        body = request.json
+        how = behaviours(body.get("model") or "")
+        text = body[field]
+        pieces = how.pieces
+        count = len(pieces) if pieces is not None and text == "".join(pieces) else len(text)
+        return json_reply(200, {"tokens": list(range(int(bos), count + int(bos)))})
+    return respond
+
+
+def wire_llamacpp(server: FakeServer, behaviours: Behaviours, prefix: str = "/llamacpp",
+                  *, tokenizer: bool = True) -> str:
+    """A llama-cpp-python-style server under ``prefix``; returns its ``/v1`` base URL."""
+    server.on("POST", f"{prefix}/v1/chat/completions",
+              openai_chat(behaviours, flavour="llamacpp"))
+    if tokenizer:
+        server.on("POST", f"{prefix}/extras/tokenize", tokenize(behaviours))
+    return f"{server.url}{prefix}/v1"
+
+
 def model_list(ids: list[str]) -> Responder:
     """``GET /models`` in the OpenAI list shape."""
     data = [{"id": i, "object": "model", "created": 1724316901, "owned_by": "microsoft"}
