@@ -10,6 +10,12 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 # The optional Transformers provider is tested too (CPU torch; pip finds the wheel locally).
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-transformers.txt
+# The realserver tests start a real llama.cpp server (llama-cpp-python). PyPI has only its
+# source: the first install builds it with cmake (~15 min on 2 cores, on every core);
+# later installs on the same machine take the wheel from pip's cache in seconds.
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+.venv/bin/pip install --quiet --disable-pip-version-check \
+  -r requirements.txt -r requirements-llamacpp.txt
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not
 # reachable here). Install it when missing and we are allowed to.
