@@ -120,12 +120,13 @@ def _form(sessions: Sessions) -> dict[str, Any]:
         with gr.Accordion("Parameters", open=False, elem_id="parameters"):
             with gr.Row():
                 f["max_tokens"] = gr.Number(512, label="Max tokens", precision=0, minimum=1)
-                f["temperature"] = gr.Number(None, label="Temperature (empty: default)",
-                                             minimum=0, maximum=2)
-                f["top_p"] = gr.Number(None, label="top_p (empty: default)",
-                                       minimum=0, maximum=1)
+                f["temperature"] = gr.Number(style.empty_number, minimum=0, maximum=2,
+                                             label="Temperature (empty: default)")
+                f["top_p"] = gr.Number(style.empty_number, minimum=0, maximum=1,
+                                       label="top_p (empty: default)")
             with gr.Row():
-                f["seed"] = gr.Number(None, label="Seed (empty: none)", precision=0)
+                f["seed"] = gr.Number(style.empty_number, label="Seed (empty: none)",
+                                      precision=0)
                 f["timeout"] = gr.Number(60, label="Idle timeout per target (s)", minimum=1)
     with gr.Row():
         f["attach"] = gr.UploadButton("+ Attach images", file_count="multiple",

@@ -40,6 +40,15 @@ def short_labels(targets: Sequence[str]) -> list[str]:
             for i, label in enumerate(labels)]
 
 
+def empty_number() -> None:
+    """The initial value of a ``gr.Number`` that may stay empty ("use the default").
+
+    Gradio shows ``gr.Number(None)`` as 0 and sends 0 (gradio-app/gradio#6728, still so
+    in 6.31); a callable value is evaluated at page load and an empty one stays empty,
+    so the handler gets None."""
+    return None
+
+
 def _pane_colours(slots: int) -> str:
     return "\n".join(f"#slot-{i} {{--pane-colour: {colour(i)}}}" for i in range(slots))
 
