@@ -107,9 +107,9 @@ def _form(sessions: Sessions) -> dict[str, Any]:
                                 elem_id="images")
         f["clear_images"] = gr.Button("Remove images", size="sm", scale=0,
                                       elem_id="clear-images")
-    with gr.Row(equal_height=True):
-        with gr.Accordion("Add a target from a provider's models", open=False,
-                          elem_id="picker"):
+    with gr.Row():
+        with gr.Column(scale=3), gr.Accordion("Add a target from a provider's models",
+                                              open=False, elem_id="picker"):
             with gr.Row():
                 f["provider"] = gr.Dropdown(provider_options(sessions.settings), value=None,
                                             label="Provider", elem_id="provider")
@@ -117,7 +117,8 @@ def _form(sessions: Sessions) -> dict[str, Any]:
                                          label="Model", elem_id="model")
                 f["add"] = gr.Button("Add target", elem_id="add-target", scale=0)
             f["models_note"] = gr.Markdown(elem_id="models-note")
-        with gr.Accordion("Parameters", open=False, elem_id="parameters"):
+        with gr.Column(scale=2), gr.Accordion("Parameters", open=False,
+                                              elem_id="parameters"):
             with gr.Row():
                 f["max_tokens"] = gr.Number(512, label="Max tokens", precision=0, minimum=1)
                 f["temperature"] = gr.Number(style.empty_number, minimum=0, maximum=2,

@@ -34,10 +34,12 @@ CHARTS = {
 
 
 def column_widths(columns: Sequence[str] = TABLE_COLUMNS) -> list[str]:
-    """Widths (percent of the table) for the page's table: the target a fifth, the
-    others by the length of their name, so that every column fits at 1400 px."""
-    rest = [len(c) for c in columns[1:]]
-    return ["21%", *[f"{79 * n / sum(rest):.1f}%" for n in rest]]
+    """Widths (percent of the table) for the page's table: the target (which wraps at
+    its hyphens) 18 %, the others by the length of their name, at least 9 characters'
+    worth so that a number such as 12,345.6 stays on one line; every column fits at
+    1400 px."""
+    rest = [max(len(c), 9) for c in columns[1:]]
+    return ["18%", *[f"{82 * n / sum(rest):.1f}%" for n in rest]]
 
 
 def _ms(value: float) -> str:

@@ -131,3 +131,23 @@ def test_chinese_shows_as_chinese(page, app: App) -> None:
         assert drawn["missing"][1] == tofu and set(tofu.split(",")) != {"0"}
         assert tofu not in drawn["glyphs"], f"{selector}: a box instead of a character"
         assert len(set(drawn["glyphs"])) == 6, f"{selector}: characters drawn alike"
+
+
+def test_empty_numbers_stay_empty_and_preset_names_fit(small_page, app: App) -> None:
+    page = small_page
+    open_app(page, app)
+    page.get_by_text("Parameters").click()
+    for label in ("Temperature", "top_p", "Seed"):  # empty: the service's default
+        assert page.get_by_label(label).input_value() == ""
+    page.locator("#preset input").click()
+    names = [n.strip() for n in page.locator("#preset [role=option]").all_inner_texts()]
+    assert CHINESE_PRESET in names
+    page.keyboard.press("Escape")
+    box_input = page.locator("#preset input")
+    for name in names:  # each whole name fits the box at 1280 px (measured in the box)
+        fits = box_input.evaluate("(e, name) => { const old = e.value; e.value = name;"
+                                  " const fits = e.scrollWidth <= e.clientWidth;"
+                                  " e.value = old; return fits; }", name)
+        assert fits, f"{name!r} does not fit the preset box"
+    page.get_by_role("tab", name="Scenarios").click()
+    assert page.locator("#scenario-repeats input").input_value() == ""
