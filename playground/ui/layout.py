@@ -121,12 +121,12 @@ def _form(sessions: Sessions) -> dict[str, Any]:
                                               elem_id="parameters"):
             with gr.Row():
                 f["max_tokens"] = gr.Number(512, label="Max tokens", precision=0, minimum=1)
-                f["temperature"] = gr.Number(style.empty_number, minimum=0, maximum=2,
+                f["temperature"] = gr.Number(None, minimum=0, maximum=2,
                                              label="Temperature (empty: default)")
-                f["top_p"] = gr.Number(style.empty_number, minimum=0, maximum=1,
+                f["top_p"] = gr.Number(None, minimum=0, maximum=1,
                                        label="top_p (empty: default)")
             with gr.Row():
-                f["seed"] = gr.Number(style.empty_number, label="Seed (empty: none)",
+                f["seed"] = gr.Number(None, label="Seed (empty: none)",
                                       precision=0)
                 f["timeout"] = gr.Number(60, label="Idle timeout per target (s)", minimum=1)
     with gr.Row():
@@ -219,6 +219,9 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     f["preset"].input(page.apply_preset, f["preset"], setup, api_visibility="private")
     f["provider"].input(page.pick_provider, [f["provider"], keys],
                         [f["model"], f["models_note"]], api_visibility="private")
+    optional = [f["temperature"], f["top_p"], f["seed"]]
+    gr.on(None, style.empty_values(len(optional)), None, optional, queue=False,
+          show_progress="hidden", api_visibility="private")
     thumbnails = [f["files"], f["images_row"]]
     f["attach"].upload(attach.add_images, [f["files"], f["attach"]], thumbnails,
                        api_visibility="private")

@@ -107,13 +107,15 @@ def styled_table(frame: pd.DataFrame) -> Styler:
 
 
 def chart_frame(results: Sequence[TargetResult], metric: str) -> pd.DataFrame:
-    """``label``/``metric`` rows for one bar chart, only targets that have the number;
-    ``label`` is the target's short name (:func:`style.short_labels`), ``target`` the
-    full one."""
+    """``label``/``metric`` rows for one bar chart: targets that finished ("ok") and
+    have the number. A failed or stopped target's time is how long it took to fail or
+    until Stop, not the model's speed, so it stays in the table only. ``label`` is the
+    target's short name (:func:`style.short_labels`), ``target`` the full one."""
     labels = style.short_labels([r.target for r in results])
     rows = [{"label": label, "target": r.target, metric: round(getattr(r, metric), 1),
              "status": r.status}
-            for label, r in zip(labels, results) if getattr(r, metric) is not None]
+            for label, r in zip(labels, results)
+            if r.status == "ok" and getattr(r, metric) is not None]
     return pd.DataFrame(rows, columns=["label", "target", metric, "status"])
 
 

@@ -82,7 +82,7 @@ def build(sessions: Sessions, keys: Any) -> None:
     with gr.Row():
         pack = gr.Dropdown(packs.pack_choices(), value=None, label="Scenario pack",
                            elem_id="scenario-pack")
-        repeats = gr.Number(style.empty_number, label="Repeats (empty: the pack's own)",
+        repeats = gr.Number(None, label="Repeats (empty: the pack's own)",
                             precision=0, minimum=0, elem_id="scenario-repeats")
     about = gr.Markdown(elem_id="scenario-about")
     with gr.Row():
@@ -94,6 +94,8 @@ def build(sessions: Sessions, keys: Any) -> None:
     chart = gr.HTML(elem_id="scenario-chart")
     report = gr.DownloadButton("Download report (Markdown)", visible=False,
                                elem_id="scenario-report")
+    gr.on(None, style.empty_values(1), None, repeats, queue=False, show_progress="hidden",
+          api_visibility="private")
     pack.change(tab.describe, [pack, keys], about, api_visibility="private")
     run = go.click(tab.run, [pack, repeats, keys], [progress, table, chart, report],
                    api_name="run_scenario", concurrency_limit=8, concurrency_id="scenarios")

@@ -9,7 +9,7 @@ vanishes on a white projector screen), strongest colours first.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 LABEL_LIMIT = 24  # characters: longer labels are cut in the middle, with "…"
@@ -40,13 +40,15 @@ def short_labels(targets: Sequence[str]) -> list[str]:
             for i, label in enumerate(labels)]
 
 
-def empty_number() -> None:
-    """The initial value of a ``gr.Number`` that may stay empty ("use the default").
+def empty_values(count: int) -> Callable[[], tuple[None, ...] | None]:
+    """A page-load handler that empties ``count`` number fields ("use the default").
 
     Gradio shows ``gr.Number(None)`` as 0 and sends 0 (gradio-app/gradio#6728, still so
-    in 6.31); a callable value is evaluated at page load and an empty one stays empty,
-    so the handler gets None."""
-    return None
+    in 6.31); a value set after the page has loaded stays empty, and the handlers then
+    get None. Wire it with ``gr.on(None, ...)``: it runs once when the page loads."""
+    def start_empty() -> tuple[None, ...] | None:
+        return None if count == 1 else (None,) * count
+    return start_empty
 
 
 def _pane_colours(slots: int) -> str:
