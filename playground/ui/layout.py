@@ -25,9 +25,9 @@ from playground.ui.session import Sessions
 from providers.settings import Settings
 
 TITLE = "SLM Playground"
-INTRO = ("Send one prompt (and optional images) to up to six models at once and watch "
-         "the answers race: time to first token, total time, tokens and speed, measured "
-         "by the engine from each request's dispatch (`time.perf_counter`).")
+# One line at 1280 px: every line above the panes pushes the answers down.
+INTRO = ("One prompt (and images) to up to six models at once: watch the answers race and "
+         "compare time to first token, total time, tokens and speed.")
 
 
 def launch_options() -> dict[str, Any]:
@@ -91,14 +91,16 @@ def _form(sessions: Sessions) -> dict[str, Any]:
     f: dict[str, Any] = {}
     with gr.Row():
         f["preset"] = gr.Dropdown([p.name for p in presets.presets()], value=None,
-                                  label="Lesson presets", scale=2, elem_id="preset")
+                                  label="Lesson presets", scale=1, elem_id="preset")
         f["targets"] = gr.Dropdown(catalog_targets(), value=[], multiselect=True,
-                                   max_choices=N_SLOTS, allow_custom_value=True, scale=3,
+                                   max_choices=N_SLOTS, allow_custom_value=True, scale=1,
                                    label="Targets (1-6, PROVIDER:MODEL)", elem_id="targets")
     with gr.Row():
-        f["prompt"] = gr.Textbox(label="Prompt", lines=2, scale=3, elem_id="prompt")
-        f["system"] = gr.Textbox(label="System prompt (optional)", lines=2, scale=2,
-                                 elem_id="system")
+        # One line each, growing with the text (max_lines): room for the answers.
+        f["prompt"] = gr.Textbox(label="Prompt", lines=1, max_lines=8, scale=3,
+                                 elem_id="prompt")
+        f["system"] = gr.Textbox(label="System prompt (optional)", lines=1, max_lines=4,
+                                 scale=2, elem_id="system")
     # Thumbnails of the attached images; the row shows only while there are some.
     with gr.Row(elem_id="images-row", visible=False) as f["images_row"]:
         f["files"] = gr.Gallery(None, label="Images", show_label=False, columns=8,

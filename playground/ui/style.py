@@ -69,6 +69,8 @@ _CSS = """
 #panes .block.status-line p {margin: 0}
 #panes .block.status-line strong {color: var(--pane-colour)}
 #panes .block.pane-answer {border-top: 5px solid var(--pane-colour)}
+#intro h1 {margin-bottom: 4px}
+#intro p {margin: 0}
 #images-row {align-items: center}
 #images {max-width: 640px}
 #metrics th, #metrics th * {white-space: normal !important; overflow-wrap: anywhere}
