@@ -109,6 +109,18 @@ def _form(sessions: Sessions) -> dict[str, Any]:
                                 elem_id="images")
         f["clear_images"] = gr.Button("Remove images", size="sm", scale=0,
                                       elem_id="clear-images")
+    _options(f, sessions)
+    with gr.Row():
+        f["attach"] = gr.UploadButton("+ Attach images", file_count="multiple",
+                                      file_types=["image"], type="filepath", scale=1,
+                                      elem_id="attach-images")
+        f["go"] = gr.Button("Compare", variant="primary", scale=3, elem_id="compare-btn")
+        f["stop"] = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-btn")
+    return f
+
+
+def _options(f: dict[str, Any], sessions: Sessions) -> None:
+    """The target picker and the parameters, side by side and collapsed."""
     with gr.Row():
         with gr.Column(scale=3), gr.Accordion("Add a target from a provider's models",
                                               open=False, elem_id="picker"):
@@ -131,13 +143,6 @@ def _form(sessions: Sessions) -> dict[str, Any]:
                 f["seed"] = gr.Number(None, label="Seed (empty: none)",
                                       precision=0)
                 f["timeout"] = gr.Number(60, label="Idle timeout per target (s)", minimum=1)
-    with gr.Row():
-        f["attach"] = gr.UploadButton("+ Attach images", file_count="multiple",
-                                      file_types=["image"], type="filepath", scale=1,
-                                      elem_id="attach-images")
-        f["go"] = gr.Button("Compare", variant="primary", scale=3, elem_id="compare-btn")
-        f["stop"] = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-btn")
-    return f
 
 
 def _panes() -> dict[str, list[Any]]:
