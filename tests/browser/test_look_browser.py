@@ -6,6 +6,7 @@ glyphs (not the boxes a missing font gives)."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from playground.ui.render import TABLE_COLUMNS
 from playground.ui.style import colour
@@ -138,8 +139,10 @@ def test_empty_numbers_stay_empty_and_preset_names_fit(small_page, app: App) -> 
     page = small_page
     open_app(page, app)
     page.get_by_text("Parameters").click()
-    for label in ("Temperature", "top_p", "Seed"):  # empty: the service's default
-        assert page.get_by_label(label).input_value() == ""
+    # Empty: the service's default. The page-load step empties them (Gradio would show
+    # 0), so wait for it rather than read the first paint.
+    for label in ("Temperature", "top_p", "Seed"):
+        expect(page.get_by_label(label)).to_have_value("")
     page.locator("#preset input").click()
     names = [o.get_attribute("aria-label") for o in page.locator("#preset [role=option]").all()]
     assert any(name.startswith(CHINESE_PRESET) for name in names), names
@@ -151,4 +154,4 @@ def test_empty_numbers_stay_empty_and_preset_names_fit(small_page, app: App) -> 
                                   " e.value = old; return fits; }", name)
         assert fits, f"{name!r} does not fit the preset box"
     page.get_by_role("tab", name="Scenarios").click()
-    assert page.locator("#scenario-repeats input").input_value() == ""
+    expect(page.locator("#scenario-repeats input")).to_have_value("")
