@@ -47,8 +47,7 @@ STATES = (READY, NEEDS_KEY, NEEDS_PACKAGE, NOT_DOWNLOADED, SERVER_DOWN, RETIRED,
           INVALID)
 PROBE_TIMEOUT_S = 0.5  # a local server answers in milliseconds; a page must not wait
 PROBE_TTL_S = 5.0  # one probe per address this often, however many pickers ask
-RETIRED_FIX = ("pick a route that still works: azure:, nim:, ollama:, onnx: or openai: "
-               "(see `python -m playground providers`)")
+RETIRED_FIX = "use azure:, nim:, ollama:, onnx: or openai: instead"
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,11 @@ class Readiness:
         return self.state == READY
 
     def describe(self) -> str:
-        """``message (fix)``, or just ``message``."""
+        """The message with its fix, as one line: ``message (fix)``."""
+        if self.state == NEEDS_KEY:  # the fix names the same variables again
+            return f"{self.message} in the environment or .env"
+        if self.state == RETIRED:  # the message names the routes that still work
+            return self.message
         return f"{self.message} ({self.fix})" if self.fix else self.message
 
 
@@ -126,7 +129,7 @@ def _configuration(name: str, instance: Provider) -> Readiness | None:
     if missing := instance.missing_settings():
         names = " and ".join(missing)
         return Readiness(name, NEEDS_KEY, f"needs {names}",
-                         f"set {names} in the environment or in .env")
+                         f"set {names} in the environment or .env")
     if packages := instance.missing_packages():
         return Readiness(name, NEEDS_PACKAGE, f"needs the {' and '.join(packages)} "
                          "package(s)", instance.install_hint)
@@ -142,8 +145,8 @@ def _provider_probe(instance: Provider) -> Readiness:
     if pid == "onnx":
         present = instance.available()  # type: ignore[attr-defined]
         if not present:
-            return Readiness(pid, NOT_DOWNLOADED, f"no ONNX model in {instance.models_dir} "  # type: ignore[attr-defined]
-                             "yet", "python -m playground models download phi-3.5-mini")
+            return Readiness(pid, NOT_DOWNLOADED, "no ONNX model downloaded yet",
+                             "python -m playground models download phi-3.5-mini")
         return Readiness(pid, READY, f"ready ({len(present)} model(s): {', '.join(present)})")
     return Readiness(pid, READY, "ready")
 
@@ -177,7 +180,7 @@ def _onnx_model(instance: Provider, model: str) -> Readiness:
     if not is_path and lookup("onnx", model):
         partial = (root / f".{model}.partial").is_dir()
         message = (f"the download of {model} is incomplete" if partial
-                   else f"{model} is not downloaded (no folder {folder})")
+                   else f"{model} is not downloaded")
         return Readiness(name, NOT_DOWNLOADED, message,
                          f"python -m playground models download {model}")
     return Readiness(name, NOT_DOWNLOADED,
@@ -234,7 +237,7 @@ def _ollama(instance: Provider, model: str | None) -> Readiness:
     probe = _cached(f"{host}/api/tags", lambda: _ollama_probe(host))
     name = f"ollama:{model}" if model is not None else "ollama"
     if not probe.up:
-        return Readiness(name, SERVER_DOWN, f"Ollama is not running at {host} ({probe.detail})",
+        return Readiness(name, SERVER_DOWN, _down("Ollama", host, probe),
                          "start `ollama serve`, or set OLLAMA_HOST to a running server")
     if model is None:
         count = f" ({len(probe.tags)} model(s))" if probe.tags is not None else ""
@@ -243,6 +246,13 @@ def _ollama(instance: Provider, model: str | None) -> Readiness:
         return Readiness(name, NOT_DOWNLOADED, f"Ollama at {host} does not have {model!r}",
                          f"ollama pull {model}")
     return Readiness(name, READY, "ready")
+
+
+def _down(what: str, where: str, probe: _Probe) -> str:
+    """"Ollama is not running at URL", or that it did not answer in time."""
+    if probe.detail.startswith("no answer"):
+        return f"{what} at {where} gave {probe.detail}"
+    return f"{what} is not running at {where}"
 
 
 def _ollama_probe(host: str) -> _Probe:
@@ -268,9 +278,8 @@ def _openai_server(instance: Provider) -> Readiness:
     headers = {"Authorization": f"Bearer {key}"} if key else None
     probe = _cached(f"{base}/models", lambda: _get(f"{base}/models", headers)[0])
     if not probe.up and not probe.detail.startswith("no answer"):
-        return Readiness("openai", SERVER_DOWN, f"no OpenAI-compatible server answers at {base} "
-                         f"({probe.detail})", "start the server, or set OPENAI_COMPAT_BASE_URL "
-                         "to one that runs")
+        return Readiness("openai", SERVER_DOWN, _down("The OpenAI-compatible server", base, probe),
+                         "start the server, or set OPENAI_COMPAT_BASE_URL to one that runs")
     # A slow answer is not a dead server: a remote one may be far away.
     return Readiness("openai", READY, "ready")
 

@@ -184,6 +184,6 @@ def test_refusal_message_names_each_target_once() -> None:
              Readiness("onnx:c", "not_downloaded", "c is not downloaded", "python -m x"),
              Readiness("nim:a", "needs_key", "needs NVIDIA_API_KEY", "set NVIDIA_API_KEY")]
     message = refusal_message(items)
-    assert message.count("nim:a: needs NVIDIA_API_KEY (set NVIDIA_API_KEY)") == 1
+    assert message.count("nim:a: needs NVIDIA_API_KEY in the environment or .env") == 1
     assert "onnx:c: c is not downloaded (python -m x)" in message and "ollama:b" not in message
     assert refusal_message([Readiness("x:y", "ready", "ready")]) == ""
