@@ -1,10 +1,10 @@
 """Phi ONNX models the playground knows how to download, and the download itself.
 
 Each known model is one sub-folder of a Microsoft ONNX repository on the Hugging Face Hub
-(CPU int4 variants, PROTOCOLS.md §6.6). A download goes into a hidden ``.NAME.partial``
-folder next to the target and is renamed to ``ONNX_MODELS_DIR/NAME`` only when every file
-is there with its listed size, so an interrupted or failed download never leaves a folder
-that looks like a model (a later download resumes from the partial files).
+(the CPU int4 variants those repositories publish). A download goes into a hidden
+``.NAME.partial`` folder next to the target and is renamed to ``ONNX_MODELS_DIR/NAME`` only
+when every file is there with its listed size, so an interrupted or failed download never
+leaves a folder that looks like a model (a later download resumes from the partial files).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from playground.ui.handlers import COMPARE_OUTPUTS, N_SLOTS
 from tests.ui_support import free_port
 
 NIM = "nim:microsoft/phi-3.5-mini-instruct"
-# Gradio 6.31's queue uses pandas options that pandas 3 deprecates (spike-gradio.md §1).
+# Gradio 6.31's queue uses pandas options that pandas 3 deprecates (a warning only).
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 

@@ -4,7 +4,7 @@
 Queue settings (documented in the README): the Compare event may run
 ``PLAYGROUND_CONCURRENCY`` comparisons at once (default 24; Gradio's per-event default
 is 1, which would make visitors wait for each other); one process on 2 cores keeps 20
-concurrent comparisons within ~13 % of ideal (spike-gradio.md §2). Other events share
+concurrent comparisons within ~13 % of ideal (measured with Gradio 6.31). Other events share
 ``default_concurrency_limit=8``. The queue holds at most ``PLAYGROUND_QUEUE_SIZE``
 waiting events (default 100), then refuses new ones at once instead of piling up.
 """
