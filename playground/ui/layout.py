@@ -11,7 +11,6 @@ waiting events (default 100), then refuses new ones at once instead of piling up
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import gradio as gr
@@ -47,18 +46,19 @@ def launch_options() -> dict[str, Any]:
     answer in the visitor's browser; the playground has its exports and history.
     """
     return {"theme": gr.themes.Soft(), "css": CSS, "footer_links": ["api", "gradio"],
-            "state_session_capacity": int(os.environ.get("PLAYGROUND_SESSION_CAPACITY")
-                                          or 1000),
+            "state_session_capacity": Settings.load().integer("PLAYGROUND_SESSION_CAPACITY",
+                                                              1000, maximum=1_000_000),
             "run_history": False}
 
 
 def queue_options() -> dict[str, Any]:
     return {"default_concurrency_limit": 8,
-            "max_size": int(os.environ.get("PLAYGROUND_QUEUE_SIZE", "100"))}
+            "max_size": Settings.load().integer("PLAYGROUND_QUEUE_SIZE", 100,
+                                                maximum=100_000)}
 
 
 def compare_concurrency() -> int:
-    return int(os.environ.get("PLAYGROUND_CONCURRENCY", "24"))
+    return Settings.load().integer("PLAYGROUND_CONCURRENCY", 24, maximum=1000)
 
 
 def build_demo(settings: Settings | None = None, policy: Policy | None = None) -> gr.Blocks:
