@@ -106,7 +106,8 @@ def download(name: str, settings: Settings, progress: Progress | None = None,
     from huggingface_hub import constants
 
     model = known_model(name)
-    endpoint = endpoint or constants.ENDPOINT  # HF_ENDPOINT, read by huggingface_hub
+    # HF_ENDPOINT from the environment or .env (huggingface_hub reads the environment only).
+    endpoint = endpoint or settings.get("HF_ENDPOINT") or constants.ENDPOINT
     root = models_dir(settings)
     target, partial = root / model.name, root / f".{model.name}.partial"
     if is_model_folder(target):

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from playground.policy import Policy
+from playground.preload import start_preload
 from playground.ui import local_panel, presets, render, scenarios_tab
 from playground.ui.handlers import N_SLOTS, RunHandlers
 from playground.ui.page import PageHandlers, catalog_targets
@@ -64,6 +65,7 @@ def compare_concurrency() -> int:
 def build_demo(settings: Settings | None = None, policy: Policy | None = None) -> gr.Blocks:
     """The whole app for ``settings`` (default: environment and ``.env``)."""
     sessions = Sessions(settings or Settings.load(), policy or Policy.from_env())
+    start_preload(sessions.settings)  # PLAYGROUND_PRELOAD_MODELS, in a background thread
     runs, page = RunHandlers(sessions), PageHandlers(sessions)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
