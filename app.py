@@ -21,8 +21,8 @@ settings = Settings.load()
 # Before build_demo: it attaches the key-redacting filter to the root handler.
 logging.basicConfig(level=(settings.get("PLAYGROUND_LOG_LEVEL") or "WARNING").upper(),
                     format="%(levelname)s %(name)s: %(message)s")
-if not settings.get("PLAYGROUND_LOG_LEVEL"):
-    # A Space owner watches the model preload's progress in the log (see playground.preload).
+if logging.INFO < logging.getLogger().level < logging.ERROR:
+    # A Space owner watches the model preload's progress in the log (playground.preload).
     logging.getLogger("playground.preload").setLevel(logging.INFO)
 # azure-core warns "Incomplete download." for every stopped stream; the page says so.
 logging.getLogger("azure").setLevel(logging.ERROR)
