@@ -160,13 +160,15 @@ def _target_probe(instance: Provider, model: str) -> Readiness:
     if instance.id == "onnx":
         return _onnx_model(instance, model)
     if instance.id == "transformers":
+        # As the provider reads NAME: an existing folder, else ``owner/name`` is a Hub id
+        # (its cache is the provider's own concern), else a folder that is missing.
         folder = Path(model).expanduser()
-        if model.startswith((".", "/", "~")) or model.count("/") > 1:
-            if not (folder / "config.json").is_file():
-                return Readiness(name, NOT_DOWNLOADED, f"no Transformers model folder at "
-                                 f"{folder} (a folder with config.json)",
-                                 "put the model's folder there, or use a Hub id already in "
-                                 "the Hugging Face cache")
+        hub_id = not model.startswith((".", "/", "~")) and model.count("/") == 1
+        if (folder.is_dir() or not hub_id) and not (folder / "config.json").is_file():
+            return Readiness(name, NOT_DOWNLOADED, f"no Transformers model folder at "
+                             f"{folder} (a folder with config.json)",
+                             "put the model's folder there, or use a Hub id already in "
+                             "the Hugging Face cache")
     return Readiness(name, READY, "ready")
 
 

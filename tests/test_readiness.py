@@ -69,12 +69,17 @@ def test_transformers_without_torch_needs_a_package(monkeypatch) -> None:
     assert "requirements-transformers.txt" in found.fix
 
 
-def test_transformers_folder_must_exist(tmp_path) -> None:
+def test_transformers_folder_must_exist(tmp_path, monkeypatch) -> None:
     missing = target_readiness(f"transformers:{tmp_path / 'nothing'}", Settings({}))
     assert missing.state == "not_downloaded" and "config.json" in missing.message
     (tmp_path / "model").mkdir()
+    assert target_readiness(f"transformers:{tmp_path / 'model'}", Settings({})).state == \
+        "not_downloaded"
     (tmp_path / "model" / "config.json").write_text("{}")
     assert target_readiness(f"transformers:{tmp_path / 'model'}", Settings({})).ready
+    monkeypatch.chdir(tmp_path)
+    assert target_readiness("transformers:model", Settings({})).ready  # a relative folder
+    assert target_readiness("transformers:microsoft/Phi-3-mini-4k-instruct", Settings({})).ready
 
 
 def test_ollama_without_a_server_is_down() -> None:
@@ -160,7 +165,8 @@ def test_openai_compatible_needs_a_base_url_and_a_server(server: FakeServer, sil
     assert down.state == "server_down" and "OPENAI_COMPAT_BASE_URL" in down.fix
     # Any HTTP answer, even an error, means a server is there.
     server.on("GET", "/v1/models", lambda request: json_reply(401, {"error": "key"}))
-    assert target_readiness("openai:m", Settings({"OPENAI_COMPAT_BASE_URL": f"{server.url}/v1"})).ready
+    answering = Settings({"OPENAI_COMPAT_BASE_URL": f"{server.url}/v1"})
+    assert target_readiness("openai:m", answering).ready
     # A slow server may be a far one: not called down.
     assert target_readiness("openai:m", Settings({"OPENAI_COMPAT_BASE_URL": silent_url})).ready
 
