@@ -108,6 +108,7 @@ def run_command(args: argparse.Namespace) -> int:
         options = RunOptions(args.repeat, args.warmup, parse_overrides(args.target),
                              args.parallel_local)
         run = ScenarioRun(scenario, settings, options)
+        asyncio.run(run.resolve())  # refused here when no group can run: no database touched
         run.store = store = Store(args.db, settings.secret_values())
     except ScenarioFileError as exc:
         print("Nothing was sent:\n  " + "\n  ".join(map(str, exc.problems)), file=sys.stderr)
@@ -120,9 +121,6 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(_drive(run, ProgressBar(run.total)))
-    except InputError as exc:  # no group can run: refused before anything was sent
-        print("Nothing was sent:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)
     finally:

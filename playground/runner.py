@@ -126,16 +126,29 @@ class ScenarioRun:
         """Rows this run will produce."""
         return len(self.rounds()) * len(self.scenario.groups)
 
+    async def resolve(self, pool: ProviderPool | None = None) -> list[RouteChoice]:
+        """Choose each group's route now; InputError (nothing sent, nothing saved) when no
+        group can run, naming what would make each route runnable."""
+        own = pool is None
+        pool = pool or ProviderPool(self.settings)
+        try:
+            self.routes = await resolve_routes(self.scenario, pool, self.options.overrides)
+        finally:
+            if own:
+                await pool.aclose()
+        if (why := refusal(self.routes)) is not None:
+            self.status = "refused"
+            raise InputError(why.splitlines())
+        return self.routes
+
     async def updates(self) -> AsyncIterator[RunRow]:
         """Run everything; yield each row as its target finishes."""
         pool = ProviderPool(self.settings)
         started, unsaved = time.perf_counter(), []
         self.status = "running"
         try:
-            self.routes = await resolve_routes(self.scenario, pool, self.options.overrides)
-            if (why := refusal(self.routes)) is not None:
-                self.status = "refused"  # before the history or any service hears of it
-                raise InputError(why.splitlines())
+            if not self.routes:
+                await self.resolve(pool)
             if self.store is not None:
                 self.run_id = await asyncio.to_thread(self.store.begin_run, self.meta())
             for prepared, repeat, warmup in self.rounds():

@@ -251,3 +251,25 @@ def test_closing_the_run_stops_it(tmp_path: Path, fakes, behaviours: Behaviours)
         await updates.aclose()
     asyncio.run(two_rows())
     assert run.status == "stopped" and len(run.rows) == 2
+
+
+def test_a_pack_with_no_runnable_group_is_refused_whole(tmp_path: Path) -> None:
+    from playground.store import Store
+
+    store = Store(tmp_path / "h.db")
+    run = ScenarioRun(load_scenario(write_scenario(tmp_path)), Settings({}), store=store)
+
+    async def drain() -> None:
+        async for _ in run.updates():
+            pass
+
+    with pytest.raises(InputError) as refused:
+        asyncio.run(drain())
+    assert refused.value.problems == [
+        "No group of this pack can run here. What would make each route runnable:",
+        "A:", "  nim:microsoft/phi-3.5-mini-instruct: needs NVIDIA_API_KEY in the environment "
+              "or .env",
+        "B:", "  azure:Phi-3.5-mini-instruct: needs AZURE_AI_ENDPOINT and AZURE_AI_API_KEY in "
+              "the environment or .env"]
+    assert run.status == "refused" and run.rows == [] and run.run_id is None
+    assert store.runs(10) == []
