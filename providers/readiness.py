@@ -36,7 +36,7 @@ import providers
 from providers import Target
 from providers.base import Provider
 from providers.catalog import lookup
-from providers.errors import WORKING_ROUTES, ConfigError
+from providers.errors import ConfigError
 from providers.github_models import RETIRED_MESSAGE, GitHubModelsProvider
 from providers.settings import Settings
 
@@ -286,5 +286,5 @@ def _openai_server(instance: Provider) -> Readiness:
     return Readiness("openai", READY, "ready")
 
 
-__all__ = ["Readiness", "STATES", "WORKING_ROUTES", "clear_probe_cache", "provider_readiness",
-           "refusal_message", "same_ollama_model", "target_readiness"]
+__all__ = ["Readiness", "STATES", "clear_probe_cache", "provider_readiness", "refusal_message",
+           "same_ollama_model", "target_readiness"]

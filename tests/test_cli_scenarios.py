@@ -146,6 +146,19 @@ def test_scenarios_lists_the_packs(env, tmp_path: Path, capsys) -> None:
     assert main(["scenarios"]) == 0
     table = capsys.readouterr().out
     assert "- Phi-3.5 MoE: azure:Phi-3.5-MoE-instruct (route 1 of 2)" in table
+    assert "chinese-qa: Chinese Q&A: Phi-3-mini vs Phi-3.5-mini [ready]" in table
+
+
+def test_scenarios_say_which_groups_can_run(monkeypatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setenv("NVIDIA_API_KEY", KEYS["NVIDIA_API_KEY"])
+    path = write_scenario(tmp_path)  # group A on NIM, group B on Azure
+    assert main(["scenarios", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("[1 of 2 groups can run]")
+    assert lines[2:] == ["  - A: nim:microsoft/phi-3.5-mini-instruct (route 1 of 1)",
+                         "  - B: cannot run here; any one of these would do:",
+                         "        azure:Phi-3.5-mini-instruct: needs AZURE_AI_ENDPOINT and "
+                         "AZURE_AI_API_KEY in the environment or .env"]
 
 
 def test_scenarios_without_keys_say_what_to_set(tmp_path: Path, capsys) -> None:
