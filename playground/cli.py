@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison, ProviderPool
+from playground.cli_tables import frame_text
 from playground.metrics import TargetResult
 from playground.results import comparison_document, to_dataframe
 from playground.validate import InputError, plan
@@ -105,8 +106,9 @@ def render(results: Sequence[TargetResult], wall_ms: float | None, fmt: str) -> 
 def render_table(results: Sequence[TargetResult], wall_ms: float | None) -> str:
     """A readable metrics table followed by each answer."""
     frame = to_dataframe(results, with_text=False)
-    frame = frame.drop(columns=["provider", "model", "error_kind"])
-    lines = [frame.to_string(index=False, na_rep="-"), ""]
+    # error_kind stays: an error row shows its reason (the full message is below).
+    frame = frame.drop(columns=["provider", "model"])
+    lines = [frame_text(frame), ""]
     if wall_ms is not None:
         lines.append(f"wall time: {wall_ms:.0f} ms (all targets ran concurrently)")
     for r in results:

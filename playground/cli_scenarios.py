@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from playground.cli import command
+from playground.cli_tables import frame_text
 from playground.engine import ProviderPool
 from playground.reports import (REPORT_FORMATS, export, markdown, rows_frame, run_document,
                                 summarize)
@@ -107,6 +108,7 @@ def run_command(args: argparse.Namespace) -> int:
         options = RunOptions(args.repeat, args.warmup, parse_overrides(args.target),
                              args.parallel_local)
         run = ScenarioRun(scenario, settings, options)
+        asyncio.run(run.resolve())  # refused here when no group can run: no database touched
         run.store = store = Store(args.db, settings.secret_values())
     except ScenarioFileError as exc:
         print("Nothing was sent:\n  " + "\n  ".join(map(str, exc.problems)), file=sys.stderr)
@@ -155,12 +157,12 @@ def render_run(rows: Sequence[RunRow], groups: Sequence[dict[str, Any]] | None) 
         columns = ["case", "group", "n", "errors", "ttft_ms_median", "ttft_ms_p90", "total_ms_median",
                    "total_ms_p90", "decode_tokens_per_s_median", "tokens_source", "checks"]
         lines += ["", "median / p90 over measured runs (warm-up excluded):",
-                  summary[columns].to_string(index=False, na_rep="-")]
+                  frame_text(summary[columns])]
     frame = rows_frame(rows)
     if not frame.empty:
-        columns = ["case", "group", "repeat", "warmup", "mode", "target", "status", "ttft_ms",
-                   "total_ms", "decode_tokens_per_s", "checks_passed", "checks_total"]
-        lines += ["", frame[columns].to_string(index=False, na_rep="-")]
+        columns = ["case", "group", "repeat", "warmup", "mode", "target", "status", "error_kind",
+                   "ttft_ms", "total_ms", "decode_tokens_per_s", "checks_passed", "checks_total"]
+        lines += ["", frame_text(frame[columns])]
     for row in rows:
         first = not row.warmup and row.repeat == 1
         failed_checks = [] if row.warmup else [c for c in row.checks if not c.passed]
@@ -213,11 +215,15 @@ async def _describe_packs(packs: Sequence[Scenario], settings: Settings) -> str:
     lines = []
     try:
         for scenario in packs:
-            lines += ["", f"{scenario.id}: {scenario.title}",
+            choices = await resolve_routes(scenario, pool)
+            runnable = sum(choice.target is not None for choice in choices)
+            state = ("ready" if runnable == len(choices) else "cannot run here" if not runnable
+                     else f"{runnable} of {len(choices)} groups can run")
+            lines += ["", f"{scenario.id}: {scenario.title} [{state}]",
                       f"  {len(scenario.cases)} case(s), {scenario.repeats} repeat(s), "
                       f"{scenario.warmup} warm-up; {scenario.path}"]
-            for choice in await resolve_routes(scenario, pool):
-                lines.append(f"  - {choice.group}: {choice.describe()}")
+            lines += [f"  {'-' if i == 0 else ' '} {line}" for choice in choices
+                      for i, line in enumerate(choice.readiness_lines())]
     finally:
         await pool.aclose()
     return "\n".join(lines).lstrip("\n")
@@ -275,4 +281,4 @@ def render_history(runs: Sequence[dict[str, Any]]) -> str:
     # A run still marked running was either still going or its process was killed.
     frame["status"] = frame["status"].replace("running", "unfinished")
     columns = ["id", "scenario_id", "started_at", "status", "rows", "failed", "title"]
-    return frame[columns].to_string(index=False)
+    return frame_text(frame[columns])

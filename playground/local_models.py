@@ -1,10 +1,10 @@
 """Phi ONNX models the playground knows how to download, and the download itself.
 
 Each known model is one sub-folder of a Microsoft ONNX repository on the Hugging Face Hub
-(CPU int4 variants, PROTOCOLS.md §6.6). A download goes into a hidden ``.NAME.partial``
-folder next to the target and is renamed to ``ONNX_MODELS_DIR/NAME`` only when every file
-is there with its listed size, so an interrupted or failed download never leaves a folder
-that looks like a model (a later download resumes from the partial files).
+(the CPU int4 variants those repositories publish). A download goes into a hidden
+``.NAME.partial`` folder next to the target and is renamed to ``ONNX_MODELS_DIR/NAME`` only
+when every file is there with its listed size, so an interrupted or failed download never
+leaves a folder that looks like a model (a later download resumes from the partial files).
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ def download(name: str, settings: Settings, progress: Progress | None = None,
     from huggingface_hub import constants
 
     model = known_model(name)
-    endpoint = endpoint or constants.ENDPOINT  # HF_ENDPOINT, read by huggingface_hub
+    # HF_ENDPOINT from the environment or .env (huggingface_hub reads the environment only).
+    endpoint = endpoint or settings.get("HF_ENDPOINT") or constants.ENDPOINT
     root = models_dir(settings)
     target, partial = root / model.name, root / f".{model.name}.partial"
     if is_model_folder(target):

@@ -8,7 +8,6 @@ server's own keys can be withheld from visitors with ``PLAYGROUND_SHARE_SERVER_K
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,18 +30,22 @@ class Policy:
     max_runs_per_session: int = 4
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Policy:
-        env = os.environ if environ is None else environ
-        flag = env.get("PLAYGROUND_PUBLIC", "").lower()
+    def from_env(cls, environ: Mapping[str, str] | Settings | None = None) -> Policy:
+        """The policy from ``environ`` (default: :meth:`Settings.load`, so the environment
+        and ``.env`` alike); ValueError naming a variable that is out of range."""
+        if environ is None:
+            env = Settings.load()
+        else:
+            env = environ if isinstance(environ, Settings) else Settings(environ)
+        flag = (env.get("PLAYGROUND_PUBLIC") or "").lower()
         public = flag in _TRUE or (bool(env.get("SPACE_ID")) and flag not in ("0", "false"))
-        def number(name: str, default: int) -> int:
-            return int(env.get(name) or default)  # unset or empty: the default
-
         return cls(
             public=public,
             share_server_keys=(env.get("PLAYGROUND_SHARE_SERVER_KEYS") or "1").lower() in _TRUE,
-            max_prompt_chars=number("PLAYGROUND_MAX_PROMPT_CHARS", MAX_PROMPT_CHARS),
-            max_runs_per_session=number("PLAYGROUND_MAX_RUNS_PER_SESSION", 2 if public else 4),
+            max_prompt_chars=env.integer("PLAYGROUND_MAX_PROMPT_CHARS", MAX_PROMPT_CHARS,
+                                         maximum=10_000_000),
+            max_runs_per_session=env.integer("PLAYGROUND_MAX_RUNS_PER_SESSION",
+                                             2 if public else 4, maximum=1000),
         )
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import providers
+from providers.readiness import Readiness, provider_readiness
 from providers.settings import Settings
 
 
 def providers_report(settings: Settings) -> list[dict[str, Any]]:
-    """One entry per provider: id, title, configured, why not, status note, variables.
+    """One entry per provider: id, title, configured (variables and packages present),
+    why not, readiness (``ready``, ``state``, ``message``, ``fix``: see
+    :mod:`providers.readiness`; a local server is probed), status note, variables.
 
     Variable values are never included, only whether each is set.
     """
@@ -17,11 +20,16 @@ def providers_report(settings: Settings) -> list[dict[str, Any]]:
     for provider_id, cls in providers.PROVIDERS.items():
         instance = cls(settings)
         why_not = instance.not_ready_reason()
+        found = provider_readiness(provider_id, settings)
         report.append({
             "id": provider_id,
             "title": cls.title,
             "configured": not why_not,
             "why_not": why_not,
+            "ready": found.ready,
+            "state": found.state,
+            "message": found.message,
+            "fix": found.fix,
             "note": cls.status_note,
             "local": cls.local,
             "variables": [
@@ -35,14 +43,14 @@ def providers_report(settings: Settings) -> list[dict[str, Any]]:
 
 
 def render_providers(report: list[dict[str, Any]]) -> str:
-    """A plain-text table of the report."""
-    lines = [f"{'provider':<13}{'configured':<12}details"]
+    """A plain-text table of the report: each provider's state and what makes it ready."""
+    lines = [f"{'provider':<14}{'status':<16}details"]
     for entry in report:
-        details = entry["why_not"] or "ready"
-        if entry["note"]:
+        found = Readiness(entry["id"], entry["state"], entry["message"], entry["fix"])
+        details = found.describe()
+        if entry["note"] and entry["state"] != "retired":  # its message says it already
             details += f" ({entry['note']})"
-        mark = "yes" if entry["configured"] else "no"
-        lines.append(f"{entry['id']:<13}{mark:<12}{details}")
+        lines.append(f"{entry['id']:<14}{entry['state'].replace('_', ' '):<16}{details}")
     return "\n".join(lines)
 
 

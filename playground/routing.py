@@ -1,10 +1,10 @@
 """Which route each group of a scenario uses, and which images each target can take.
 
-A group lists ordered routes; the first that can run is used: its provider is
-registered and configured, and, for a local provider (``Provider.local``) that is not
-the group's last route, the provider lists the model. The last route is used whenever
-its provider is configured, so that its own error (e.g. "start ollama serve") reaches
-the table rather than a generic "nothing configured".
+A group lists ordered routes; the first that can run now is used, as
+:func:`providers.readiness.target_readiness` says (keys set, server answering, model
+pulled or downloaded). A group with no such route is not sent anything; its row says
+what would make each route runnable. A pack where no group can run is refused whole
+(:func:`refusal`), before anything is sent.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from playground.validate import image_problem
 from providers import Target
 from providers.base import ImageInput
 from providers.catalog import lookup
-from providers.errors import ConfigError, ProviderError
-
-PROBE_TIMEOUT_S = 5.0
+from providers.readiness import (INVALID, NOT_DOWNLOADED, RETIRED, SERVER_DOWN, Readiness,
+                                 target_readiness)
 
 
 @dataclass
@@ -36,6 +35,7 @@ class RouteChoice:
     position: int | None = None  # 1-based index of the chosen route
     skipped: list[str] = field(default_factory=list)
     overridden: bool = False
+    unready: list[Readiness] = field(default_factory=list)  # the routes that cannot run
 
     @property
     def local(self) -> bool:
@@ -48,6 +48,13 @@ class RouteChoice:
             return "no route can run: " + "; ".join(self.skipped)
         where = "--target" if self.overridden else f"route {self.position} of {len(self.routes)}"
         return f"{self.target} ({where})"
+
+    def readiness_lines(self) -> list[str]:
+        """The group and its route, or each route with what would make it runnable."""
+        if self.target is not None:
+            return [f"{self.group}: {self.describe()}"]
+        return [f"{self.group}: cannot run here; any one of these would do:"] + [
+            f"    {item.target}: {item.describe()}" for item in self.unready]
 
     def public(self) -> dict[str, Any]:
         return {"group": self.group, "route": str(self.target) if self.target else None,
@@ -67,44 +74,34 @@ async def resolve_routes(scenario: Scenario, pool: ProviderPool,
         routes = tuple(overrides.get(group.name) or group.routes)
         choice = RouteChoice(group.name, routes, overridden=group.name in overrides)
         for position, route in enumerate(routes, 1):
-            reason = await _skip_reason(parse_route(route), pool, last=position == len(routes))
-            if reason is None:
+            # In a thread: a probe of a local server may take up to its short timeout.
+            found = await asyncio.to_thread(target_readiness, route, pool.settings)
+            if found.ready:
                 choice.target, choice.position = parse_route(route), position
                 break
-            choice.skipped.append(f"{route}: {reason}")
+            choice.unready.append(found)
+            choice.skipped.append(f"{route}: {found.describe()}")
         choices.append(choice)
     return choices
 
 
-async def _skip_reason(target: Target, pool: ProviderPool, *, last: bool) -> str | None:
-    """Why a route cannot be used, or None. The last route is used whenever its provider
-    is configured, so that its own error (e.g. "start ollama serve") reaches the table."""
-    cls = providers.PROVIDERS.get(target.provider)
-    if cls is None:
-        return f"the {target.provider} runtime is not installed"
-    why_not = cls(pool.settings).not_ready_reason()
-    if why_not:
-        return why_not
-    try:
-        provider = pool.get(target.provider)
-    except ConfigError as exc:
-        return exc.message
-    if not cls.local or last:
+def refusal(choices: Sequence[RouteChoice]) -> str | None:
+    """One message saying what would make each route runnable when no group can run
+    (None when some group can)."""
+    if any(choice.target is not None for choice in choices):
         return None
-    try:
-        async with asyncio.timeout(PROBE_TIMEOUT_S):
-            listed = await provider.list_models()
-    except ProviderError as exc:
-        return f"not available ({exc.message})"
-    except TimeoutError:
-        return f"{cls.title} did not list its models within {PROBE_TIMEOUT_S:g} s"
-    if not any(_same_model(entry.id, target.model) for entry in listed):
-        return f"{cls.title} does not have {target.model!r}"
-    return None
+    lines = ["No group of this pack can run here. What would make each route runnable:"]
+    for choice in choices:
+        lines.append(f"{choice.group}:")
+        lines += [f"  {item.target}: {item.describe()}" for item in choice.unready]
+    return "\n".join(lines)
 
 
-def _same_model(listed: str, wanted: str) -> bool:
-    return listed.lower().removesuffix(":latest") == wanted.lower().removesuffix(":latest")
+def unready_kind(choice: RouteChoice) -> str:
+    """The error kind of a group's not-sent row: from its last route's state."""
+    state = choice.unready[-1].state if choice.unready else INVALID
+    return {SERVER_DOWN: "unavailable", NOT_DOWNLOADED: "not_found",
+            RETIRED: "retired"}.get(state, "config")
 
 
 def fit_images(target: Target, images: tuple[ImageInput, ...], policy: str,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from playground.checks import CheckResult
 from playground.engine import Comparison, ProviderPool
 from playground.metrics import TargetResult
-from playground.routing import RouteChoice, fit_images, resolve_routes
+from playground.routing import RouteChoice, fit_images, refusal, resolve_routes, unready_kind
 from playground.scenarios import Case, Scenario, parse_route
 from playground.validate import InputError, check_request
 from providers import Target
@@ -126,13 +126,29 @@ class ScenarioRun:
         """Rows this run will produce."""
         return len(self.rounds()) * len(self.scenario.groups)
 
+    async def resolve(self, pool: ProviderPool | None = None) -> list[RouteChoice]:
+        """Choose each group's route now; InputError (nothing sent, nothing saved) when no
+        group can run, naming what would make each route runnable."""
+        own = pool is None
+        pool = pool or ProviderPool(self.settings)
+        try:
+            self.routes = await resolve_routes(self.scenario, pool, self.options.overrides)
+        finally:
+            if own:
+                await pool.aclose()
+        if (why := refusal(self.routes)) is not None:
+            self.status = "refused"
+            raise InputError(why.splitlines())
+        return self.routes
+
     async def updates(self) -> AsyncIterator[RunRow]:
         """Run everything; yield each row as its target finishes."""
         pool = ProviderPool(self.settings)
         started, unsaved = time.perf_counter(), []
         self.status = "running"
         try:
-            self.routes = await resolve_routes(self.scenario, pool, self.options.overrides)
+            if not self.routes:
+                await self.resolve(pool)
             if self.store is not None:
                 self.run_id = await asyncio.to_thread(self.store.begin_run, self.meta())
             for prepared, repeat, warmup in self.rounds():
@@ -143,6 +159,8 @@ class ScenarioRun:
                 # Off the event loop: a commit's fsync must not stall other sessions' streams.
                 await asyncio.to_thread(self._save, unsaved)
             self.status = "done"
+        except InputError:
+            raise
         except Exception:
             self.status = "failed"  # a bug, not a provider's failure (those are rows)
             raise
@@ -176,13 +194,13 @@ class ScenarioRun:
 
         for index, choice in enumerate(self.routes):
             if choice.target is None:
-                yield row(index, NOT_SENT, unsent(parse_route(choice.routes[-1]), "config",
-                                                  choice.describe()))
+                yield row(index, NOT_SENT, unsent(parse_route(choice.routes[-1]),
+                                                  unready_kind(choice), choice.describe()))
                 continue
-            count, notice, refusal = fit_images(choice.target, images,
+            count, notice, refused = fit_images(choice.target, images,
                                                 self.scenario.too_many_images)
-            if refusal is not None:
-                yield row(index, NOT_SENT, unsent(choice.target, "unsupported_input", refusal))
+            if refused is not None:
+                yield row(index, NOT_SENT, unsent(choice.target, "unsupported_input", refused))
                 continue
             if notice is not None:
                 notices[index] = notice

@@ -11,7 +11,6 @@ Schema changes are numbered migrations, recorded in ``PRAGMA user_version``.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from playground.checks import CheckResult
 from playground.metrics import TargetResult
 from playground.runner import RunRow
 from providers.errors import redact
+from providers.settings import Settings
 
 DEFAULT_DB = "playground.db"
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
@@ -70,8 +70,10 @@ class StoredRun:
     rows: list[RunRow]
 
 
-def default_path() -> Path:
-    return Path(os.environ.get("PLAYGROUND_DB") or DEFAULT_DB)
+def default_path(settings: Settings | None = None) -> Path:
+    """``PLAYGROUND_DB`` (environment or ``.env``), else ./playground.db."""
+    settings = settings if settings is not None else Settings.load()
+    return Path(settings.get("PLAYGROUND_DB") or DEFAULT_DB)
 
 
 def _now() -> str:

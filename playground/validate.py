@@ -9,6 +9,7 @@ from providers import Target
 from providers.base import ChatRequest
 from providers.catalog import lookup
 from providers.errors import ConfigError, ProviderError, UnsupportedInputError
+from providers.readiness import target_readiness
 from providers.settings import Settings
 
 MAX_PROMPT_CHARS = 100_000
@@ -61,7 +62,12 @@ def image_problem(target: Target, n_images: int) -> str | None:
 
 def plan(specs: Sequence[str], request: ChatRequest, settings: Settings, *,
          max_prompt_chars: int = MAX_PROMPT_CHARS) -> list[Target]:
-    """Parse and check every target and the request; raise InputError listing all problems."""
+    """Parse and check every target and the request; raise InputError listing all problems.
+
+    A target that cannot run now (:func:`providers.readiness.target_readiness`: no key,
+    server down, model not downloaded, retired) is a problem too, with what would fix it.
+    May probe a local server (at most 0.5 s per address, cached): call it off the event
+    loop from async code."""
     problems = check_request(request, max_prompt_chars)
     targets: list[Target] = []
     if not specs:
@@ -71,9 +77,12 @@ def plan(specs: Sequence[str], request: ChatRequest, settings: Settings, *,
     for spec in specs:
         try:
             target = providers.parse_target(spec)
-            providers.create(target.provider, settings).check_configured()
         except ConfigError as exc:
             problems.append(exc.message)
+            continue
+        # The one readiness check (keys, servers, downloads) the pickers and routes use.
+        if not (found := target_readiness(target, settings)).ready:
+            problems.append(f"{found.target}: {found.describe()}")
             continue
         if (why := image_problem(target, len(request.images))) is not None:
             problems.append(why)

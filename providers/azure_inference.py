@@ -23,7 +23,7 @@ from providers.errors import BadResponseError, ProviderError, connection_error, 
 
 def make_client(endpoint: str, key: str) -> ChatCompletionsClient:
     # retry_total=0: azure-core retries any status that has Retry-After, sleeping that
-    # long (PROTOCOLS.md §3.5); we never retry blindly.
+    # long (azure-core's RetryPolicy honours Retry-After); we never retry blindly.
     return ChatCompletionsClient(endpoint=endpoint, credential=AzureKeyCredential(key),
                                  retry_total=0, connection_timeout=30, read_timeout=600)
 

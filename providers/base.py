@@ -165,8 +165,9 @@ class Provider(ABC):
         missing = self.missing_settings()
         if missing:
             raise ConfigError(
+                # Neutral wording: the CLI has no Settings tab, the web UI has both.
                 f"{self.title} is not configured: set {' and '.join(missing)} "
-                "in the environment, in .env, or in the session settings.",
+                "in the environment or .env (in the web UI, also on the Settings tab).",
                 provider=self.id,
             )
         packages = self.missing_packages()

@@ -1,8 +1,9 @@
 """The curated Phi family: capabilities and each provider's id for every model.
 
-Ids come from PROTOCOLS.md (Azure catalog names, NVIDIA's model table, Ollama tags,
-ONNX folder names used by ``playground models download``). Services change their
-catalogs, so pickers merge this list with what each service reports at run time.
+Ids come from each service's own listing (Azure AI Foundry catalog names, NVIDIA's API
+catalog, the Ollama library's tags) and the ONNX folder names used by ``playground models
+download``. Services change their catalogs, so pickers merge this list with what each
+service reports at run time.
 """
 
 from __future__ import annotations

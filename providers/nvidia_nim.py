@@ -2,7 +2,8 @@
 
 Phi-3-vision is served on ``{NIM_VLM_BASE_URL}/<model>`` where the URL selects the
 model and images travel inline in the text as ``<img src="data:...">``; NVIDIA's
-reference refuses more than 180,000 characters of base64 inline (PROTOCOLS.md §4.2).
+reference refuses more than 180,000 characters of base64 inline (NVIDIA's API reference
+for the Phi-3-vision model).
 """
 
 from __future__ import annotations

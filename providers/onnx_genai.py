@@ -194,7 +194,7 @@ class OnnxGenAIProvider(Provider):
             phi = lookup(self.id, name)
             context = config["model"].get("context_length") or 4096
             # Outside the catalog: as many images as the context holds (phi3v turns any
-            # image into at most 2,509 tokens, spike-onnx.md section 4).
+            # image into at most 2,509 tokens with onnxruntime-genai 0.18.0).
             images = max(1, context // PHI3V_IMAGE_TOKENS) if is_vision(config) else 0
             entries.append(ModelEntry(
                 id=name, family=phi.name if phi else None, vision=is_vision(config),

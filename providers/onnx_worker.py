@@ -21,7 +21,7 @@ prompt_tokens, completion_tokens))`` or ``("error", id, items, (kind, message))`
 
 Token counts are exact: prompt ids after the chat template (image tokens included) and
 one per generated id, minus the final stop id, which onnxruntime-genai returns but does
-not append to the sequence (spike-onnx.md section 3).
+not append to the sequence (onnxruntime-genai 0.18.0's behaviour).
 """
 
 from __future__ import annotations

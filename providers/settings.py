@@ -1,7 +1,8 @@
 """Settings: environment variables, an optional ``.env`` and per-session overrides.
 
-Values are looked up in this order: session overrides (keys typed in the UI), the
-process environment, then ``.env``. Secret values are known by name so that the
+The one path for every variable, provider keys and the server's own ``PLAYGROUND_*``
+settings alike, for the web app and the CLI. Values are looked up in this order: session
+overrides (keys typed in the UI), the process environment, then ``.env``. Secret values are known by name so that the
 engine can redact them from anything it shows or stores.
 """
 
@@ -52,6 +53,22 @@ class Settings:
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of ``name`` or ``default``."""
         return self._values.get(name, default)
+
+    def integer(self, name: str, default: int, *, minimum: int = 1,
+                maximum: int | None = None) -> int:
+        """A whole-number setting (unset or empty: ``default``); ValueError naming the
+        variable when it is not a number in ``[minimum, maximum]``."""
+        raw = self._values.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number; got {raw!r}.") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum:,}" if maximum is not None else ""
+            raise ValueError(f"{name} must be at least {minimum:,}{upper}; got {value:,}.")
+        return value
 
     def with_overrides(self, overrides: Mapping[str, str]) -> Settings:
         """A copy where non-empty ``overrides`` win (per-session keys)."""

@@ -81,3 +81,13 @@ def run(coro):
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def fresh_readiness_probes() -> Iterator[None]:
+    """Each test probes its own servers: no cached answer from an earlier test's port."""
+    from providers.readiness import clear_probe_cache
+
+    clear_probe_cache()
+    yield
+    clear_probe_cache()

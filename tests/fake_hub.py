@@ -18,13 +18,16 @@ class FakeHub:
     """``with FakeHub({repo: {path: bytes}}) as hub:`` serves on ``hub.url``.
 
     ``cut_short`` names files whose GET body is cut to half (a broken download);
-    ``requests`` records (method, path) of every request.
+    ``requests`` records (method, path) of every request; while ``gate`` is cleared,
+    requests wait (a slow Hub), up to 30 s.
     """
 
     def __init__(self, repos: dict[str, dict[str, bytes]]) -> None:
         self.repos = repos
         self.cut_short: set[str] = set()
         self.requests: list[tuple[str, str]] = []
+        self.gate = threading.Event()
+        self.gate.set()
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,6 +58,7 @@ class FakeHub:
     def _handle(self, request: BaseHTTPRequestHandler, body: bool) -> None:
         path = unquote(urlsplit(request.path).path)
         self.requests.append((request.command, path))
+        self.gate.wait(30)
         for repo, files in self.repos.items():
             if path in (f"/api/models/{repo}", f"/api/models/{repo}/revision/main"):
                 return self._json(request, {"id": repo, "sha": COMMIT,

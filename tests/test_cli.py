@@ -12,7 +12,7 @@ import pytest
 
 from playground.metrics import RESULT_FIELDS
 from tests.conftest import REPO
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, json_reply
 
 TARGETS = ["nim:microsoft/phi-3.5-mini-instruct", "ollama:phi3.5", "azure:Phi-3.5-mini-instruct"]
 
@@ -52,16 +52,55 @@ def test_json_contract(server: FakeServer, fakes, behaviours, tmp_path) -> None:
     # Concurrent: the fake received every request before it finished any stream.
     chats = [r for r in server.requests if r.method == "POST"]
     assert max(r.received_at for r in chats) < min(r.sent_at[-1] for r in chats)
-    assert {r.json["max_tokens"] for r in server.requests if r.path != "/api/chat"} == {64}
+    assert {r.json["max_tokens"] for r in chats if r.path != "/api/chat"} == {64}
 
 
-def test_any_failed_target_exits_1(fakes, tmp_path) -> None:
-    done = playground(*compare_args("ollama:phi3.5", "github:microsoft/phi-3.5-mini-instruct"),
+def test_any_failed_target_exits_1(server: FakeServer, fakes, tmp_path) -> None:
+    server.on("POST", "/compat/v1/chat/completions",
+              lambda request: json_reply(500, {"error": {"message": "boom"}}))
+    done = playground(*compare_args("ollama:phi3.5", "openai:phi-3.5-mini-instruct"),
                       env=fakes, cwd=tmp_path)
     assert done.returncode == 1
     results = json.loads(done.stdout)["results"]
     assert results[0]["status"] == "ok"
-    assert results[1]["status"] == "error" and results[1]["error_kind"] == "retired"
+    assert results[1]["status"] == "error" and results[1]["error_kind"] == "unavailable"
+    table = playground(*compare_args("ollama:phi3.5", "openai:phi-3.5-mini-instruct",
+                                     fmt="table"), env=fakes, cwd=tmp_path)
+    assert "error (unavailable):" in table.stdout and "boom" in table.stdout
+
+
+def chats(server: FakeServer) -> list:
+    """What was sent to a model (readiness probes are GETs and send nothing)."""
+    return [r for r in server.requests if r.method == "POST"]
+
+
+def test_targets_that_cannot_run_are_refused_before_sending(server: FakeServer, fakes,
+                                                            tmp_path) -> None:
+    env = {**{k: v for k, v in fakes.items() if k != "NVIDIA_API_KEY"},
+           "ONNX_MODELS_DIR": str(tmp_path / "models")}
+    done = playground(*compare_args("github:microsoft/phi-3.5-mini-instruct", "ollama:phi4",
+                                    "nim:microsoft/phi-3.5-mini-instruct", "onnx:phi-3.5-mini",
+                                    "ollama:phi3.5"), env=env, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "" and chats(server) == []
+    lines = done.stderr.splitlines()
+    assert lines[0] == "Nothing was sent:"
+    assert lines[1].startswith("  github:microsoft/phi-3.5-mini-instruct: GitHub Models was "
+                               "retired by GitHub on 2026-07-30")
+    assert "ollama:phi4: Ollama at " in lines[2] and "(ollama pull phi4)" in lines[2]
+    assert lines[3] == ("  nim:microsoft/phi-3.5-mini-instruct: needs NVIDIA_API_KEY in the "
+                        "environment or .env")
+    assert lines[4] == ("  onnx:phi-3.5-mini: phi-3.5-mini is not downloaded "
+                        "(python -m playground models download phi-3.5-mini)")
+    assert len(lines) == 5 and "session" not in done.stderr
+
+
+def test_a_stopped_ollama_is_refused(server: FakeServer, fakes, tmp_path) -> None:
+    env = {**fakes, "OLLAMA_HOST": "http://127.0.0.1:9"}  # discard port: nothing listens
+    done = playground(*compare_args("ollama:phi3.5", "nim:microsoft/phi-3.5-mini-instruct"),
+                      env=env, cwd=tmp_path)
+    assert done.returncode == 2 and chats(server) == []
+    assert "ollama:phi3.5: Ollama is not running at http://127.0.0.1:9 (start `ollama serve`" \
+        in done.stderr
 
 
 @pytest.mark.parametrize(("targets", "says"), [
@@ -73,7 +112,7 @@ def test_bad_targets_send_nothing(targets, says, server: FakeServer, fakes, tmp_
     done = playground(*compare_args(*targets), env=fakes, cwd=tmp_path)
     assert done.returncode == 2
     assert says in done.stderr and done.stdout == ""
-    assert server.requests == []
+    assert chats(server) == []
 
 
 def test_missing_key_is_named_before_the_run(server: FakeServer, fakes, tmp_path) -> None:
@@ -81,7 +120,7 @@ def test_missing_key_is_named_before_the_run(server: FakeServer, fakes, tmp_path
     done = playground(*compare_args("nim:microsoft/phi-3.5-mini-instruct", "ollama:phi3.5"),
                       env=env, cwd=tmp_path)
     assert done.returncode == 2 and "NVIDIA_API_KEY" in done.stderr
-    assert server.requests == []
+    assert chats(server) == []
 
 
 def test_key_from_dotenv(server: FakeServer, fakes, tmp_path) -> None:
@@ -99,7 +138,7 @@ def test_images_for_a_text_only_model_are_refused(server: FakeServer, fakes, tmp
     Image.new("RGB", (4, 4), "white").save(image)
     done = playground(*compare_args("ollama:phi3.5"), "--image", str(image), env=fakes, cwd=tmp_path)
     assert done.returncode == 2 and "text-only" in done.stderr
-    assert server.requests == []
+    assert chats(server) == []
 
 
 def test_a_file_that_is_not_an_image_is_refused(server: FakeServer, fakes, tmp_path) -> None:
@@ -108,7 +147,7 @@ def test_a_file_that_is_not_an_image_is_refused(server: FakeServer, fakes, tmp_p
     done = playground(*compare_args("nim:microsoft/phi-3.5-vision-instruct"), "--image", str(fake),
                       env=fakes, cwd=tmp_path)
     assert done.returncode == 2 and "'notes.png' is not an image" in done.stderr
-    assert server.requests == []
+    assert chats(server) == []
 
 
 def test_table_and_csv_formats(fakes, behaviours, tmp_path) -> None:
@@ -129,9 +168,26 @@ def test_providers_lists_status_without_values(fakes, tmp_path) -> None:
     report = {p["id"]: p for p in json.loads(done.stdout)}
     assert report["nim"]["configured"] is True
     assert report["azure"]["configured"] is False and "AZURE_AI_API_KEY" in report["azure"]["why_not"]
+    assert report["azure"]["state"] == "needs_key" and report["nim"]["ready"] is True
     assert "2026-07-30" in report["github"]["note"]
     for value in fakes.values():
         if "fake" in value:
             assert value not in done.stdout
     table = playground("providers", env=env, cwd=tmp_path)
-    assert "set AZURE_AI_API_KEY" in table.stdout
+    assert "needs AZURE_AI_API_KEY in the environment or .env" in table.stdout
+
+
+def test_providers_table_says_what_each_needs(fakes, tmp_path) -> None:
+    env = {**fakes, "OLLAMA_HOST": "http://127.0.0.1:9", "ONNX_MODELS_DIR": str(tmp_path)}
+    rows = {line.split()[0]: line for line in
+            playground("providers", env=env, cwd=tmp_path).stdout.splitlines()[1:]}
+    assert rows["nim"].split()[1:] == ["ready", "ready"]
+    assert rows["github"].split(None, 2)[1:] == [
+        "retired", "GitHub Models was retired by GitHub on 2026-07-30; every call now answers "
+        "HTTP 410. Use a route that still works: azure: (Azure AI Foundry), nim: (NVIDIA NIM), "
+        "ollama: (local Ollama), onnx: (local ONNX Runtime GenAI) or openai: (any "
+        "OpenAI-compatible server)."]
+    assert "server down     Ollama is not running at http://127.0.0.1:9" in rows["ollama"]
+    assert "not downloaded  no ONNX model downloaded yet (python -m playground models " \
+           "download phi-3.5-mini)" in rows["onnx"]
+    assert "token" not in rows["github"].lower() and "session" not in "".join(rows.values())

@@ -11,7 +11,7 @@ import pytest
 from playground.cli import main
 from playground.metrics import RESULT_FIELDS
 from playground.reports import comparison_table
-from tests.fakes.services import KEYS, Behaviours
+from tests.fakes.services import KEYS, Behaviours, ollama_tags
 from tests.scenario_support import PACKS, answering, write_scenario
 from tests.test_cli import playground
 
@@ -98,6 +98,27 @@ def test_bad_runs_send_nothing(args, says, env, server, tmp_path: Path,
     assert [r for r in server.requests if r.method == "POST"] == []
 
 
+def test_a_pack_with_no_runnable_route_is_refused(server, monkeypatch, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    server.on("GET", "/api/tags", ollama_tags(["llama3:latest"]))  # up, without any Phi
+    monkeypatch.setenv("OLLAMA_HOST", server.url)
+    monkeypatch.setenv("ONNX_MODELS_DIR", str(tmp_path / "models"))
+    assert main(["run", "chinese-qa", "--db", str(tmp_path / "runs.db")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Saved as" not in captured.err
+    assert [r for r in server.requests if r.method == "POST"] == []
+    assert captured.err.startswith("Nothing was sent:\n  No group of this pack can run here.")
+    for line in ("  Phi-3 mini:", "  Phi-3.5 mini:",
+                 "    nim:microsoft/phi-3-mini-4k-instruct: needs NVIDIA_API_KEY in the "
+                 "environment or .env",
+                 "    ollama:phi3.5: Ollama at " + server.url + " does not have 'phi3.5' "
+                 "(ollama pull phi3.5)",
+                 "    onnx:phi-3-mini-4k: phi-3-mini-4k is not downloaded (python -m playground "
+                 "models download phi-3-mini-4k)"):
+        assert line in captured.err.splitlines(), line
+    assert not (tmp_path / "runs.db").exists(), "no run saved, no database made"
+
+
 def test_a_bad_scenario_file_is_located(env, tmp_path: Path, capsys) -> None:
     path = write_scenario(tmp_path, repeats="many")
     assert main(["run", str(path)]) == 2
@@ -125,13 +146,34 @@ def test_scenarios_lists_the_packs(env, tmp_path: Path, capsys) -> None:
     assert main(["scenarios"]) == 0
     table = capsys.readouterr().out
     assert "- Phi-3.5 MoE: azure:Phi-3.5-MoE-instruct (route 1 of 2)" in table
+    assert "chinese-qa: Chinese Q&A: Phi-3-mini vs Phi-3.5-mini [ready]" in table
+
+
+def test_scenarios_say_which_groups_can_run(monkeypatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setenv("NVIDIA_API_KEY", KEYS["NVIDIA_API_KEY"])
+    path = write_scenario(tmp_path)  # group A on NIM, group B on Azure
+    assert main(["scenarios", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("[1 of 2 groups can run]")
+    assert lines[2:] == ["  - A: nim:microsoft/phi-3.5-mini-instruct (route 1 of 1)",
+                         "  - B: cannot run here; any one of these would do:",
+                         "        azure:Phi-3.5-mini-instruct: needs AZURE_AI_ENDPOINT and "
+                         "AZURE_AI_API_KEY in the environment or .env"]
 
 
 def test_scenarios_without_keys_say_what_to_set(tmp_path: Path, capsys) -> None:
     assert main(["scenarios"]) == 0
     table = capsys.readouterr().out
-    assert ("- Phi-3.5 MoE: no route can run: azure:Phi-3.5-MoE-instruct: set AZURE_AI_ENDPOINT "
-            "and AZURE_AI_API_KEY; nim:microsoft/phi-3.5-moe-instruct: set NVIDIA_API_KEY") in table
+    assert "moe-agent: MoE agent: tool-using JSON answer (Phi-3.5-MoE vs Phi-3.5-mini) " \
+           "[cannot run here]" in table
+    assert ("  - Phi-3.5 MoE: cannot run here; any one of these would do:\n"
+            "        azure:Phi-3.5-MoE-instruct: needs AZURE_AI_ENDPOINT and AZURE_AI_API_KEY in "
+            "the environment or .env\n"
+            "        nim:microsoft/phi-3.5-moe-instruct: needs NVIDIA_API_KEY in the environment or "
+            ".env\n") in table
+    assert ("        onnx:phi-3.5-mini: phi-3.5-mini is not downloaded (python -m playground "
+            "models download phi-3.5-mini)") in table
+    assert "ollama:phi3.5: Ollama is not running at " in table and "session" not in table
 
 
 def test_scenarios_check(tmp_path: Path, capsys) -> None:

@@ -1,4 +1,4 @@
-"""The fakes speak the shared sample bytes: each builder rebuilds its sample exactly."""
+"""The fakes speak the vendors' sample bytes: each builder rebuilds its sample exactly."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from tests.fakes.openai_wire import StreamSpec, chat_stream
 from tests.fakes.services import Behaviour, ollama_lines
 
-# The shared samples live at ../shared from the project root (developers and CI alike).
-PROTOCOL = Path(__file__).resolve().parents[2] / "shared" / "protocol"
+# Copied into the repository with their sources: tests/fixtures/protocol/README.md.
+PROTOCOL = Path(__file__).resolve().parent / "fixtures" / "protocol"
 
 SAMPLES = [
     ("openai/stream-with-usage.recorded.sse", "openai"),

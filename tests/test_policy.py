@@ -64,3 +64,19 @@ def test_empty_values_mean_the_default() -> None:
     policy = Policy.from_env({"PLAYGROUND_MAX_RUNS_PER_SESSION": "", "PLAYGROUND_PUBLIC": "",
                               "PLAYGROUND_SHARE_SERVER_KEYS": "", "PLAYGROUND_MAX_PROMPT_CHARS": ""})
     assert policy == Policy()
+
+
+def test_server_settings_come_from_dotenv_too(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PLAYGROUND_PUBLIC=1\nPLAYGROUND_MAX_RUNS_PER_SESSION=3\n")
+    policy = Policy.from_env()
+    assert policy.public and policy.max_runs_per_session == 3
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("many", "PLAYGROUND_MAX_RUNS_PER_SESSION must be a whole number; got 'many'"),
+    ("0", "PLAYGROUND_MAX_RUNS_PER_SESSION must be at least 1 and at most 1,000; got 0"),
+])
+def test_bad_numbers_are_named(value, says) -> None:
+    with pytest.raises(ValueError, match=says):
+        Policy.from_env({"PLAYGROUND_MAX_RUNS_PER_SESSION": value})

@@ -77,12 +77,12 @@ def test_every_pack_runs_on_the_tiny_onnx_models(pack: str, tmp_path: Path) -> N
     routes = {c.group: c for c in run.routes}
     for row in run.rows:
         choice = routes[row.group]
-        if choice.target is None:  # MoE: cloud routes only, no key here
-            assert pack == "moe-agent" and row.result.error_kind == "config"
-            assert "set AZURE_AI_ENDPOINT and AZURE_AI_API_KEY" in row.result.error
-            assert row.mode == "not sent"
-        elif choice.target.provider == "ollama":  # the 128k group's last route
-            assert "Ollama is not running" in row.result.error
+        if choice.target is None and pack == "moe-agent":  # cloud routes only, no key here
+            assert row.result.error_kind == "config" and row.mode == "not sent"
+            assert "needs AZURE_AI_ENDPOINT and AZURE_AI_API_KEY" in row.result.error
+        elif choice.target is None:  # the 128k group: no key, Ollama not running
+            assert row.result.error_kind == "unavailable" and row.mode == "not sent"
+            assert "Ollama is not running at http://127.0.0.1:9" in row.result.error
         elif pack in ("long-context", "moe-agent"):  # longer than the tiny model's 512 tokens
             assert row.result.error_kind == "bad_request"
             assert "tiny-phi3's context is 512 tokens" in row.result.error
@@ -124,16 +124,24 @@ def test_the_first_route_that_can_run_is_used(tmp_path: Path, fakes, monkeypatch
     choices = {c.group: c for c in resolve(path, Settings(env))}
     assert choices["listed"].describe() == "ollama:phi3.5 (route 1 of 2)"
     assert choices["not pulled"].describe() == "nim:microsoft/phi-3.5-mini-instruct (route 2 of 2)"
-    assert choices["not pulled"].skipped == ["ollama:phi4: Ollama does not have 'phi4'"]
-    # The last route runs whenever configured, so its own error reaches the table.
-    assert str(choices["no key"].target) == "ollama:phi4"
+    assert choices["not pulled"].skipped == [
+        f"ollama:phi4: Ollama at {fakes['OLLAMA_HOST']} does not have 'phi4' (ollama pull phi4)"]
+    # Even a last route must be able to run: what would fix each route is the group's row.
+    assert choices["no key"].target is None
     assert choices["no key"].skipped == [
-        "azure:Phi-3.5-mini-instruct: set AZURE_AI_ENDPOINT and AZURE_AI_API_KEY"]
-    assert choices["not installed"].skipped == ["onnx:phi-3.5-mini: the onnx runtime is not installed"]
+        "azure:Phi-3.5-mini-instruct: needs AZURE_AI_ENDPOINT and AZURE_AI_API_KEY in the "
+        "environment or .env",
+        f"ollama:phi4: Ollama at {fakes['OLLAMA_HOST']} does not have 'phi4' (ollama pull phi4)"]
+    assert [r.state for r in choices["no key"].unready] == ["needs_key", "not_downloaded"]
+    assert choices["not installed"].skipped[0].startswith(
+        "onnx:phi-3.5-mini: Unknown provider 'onnx'")
     assert choices["nothing"].target is None
     assert choices["nothing"].describe().startswith("no route can run: azure:")
     down = {c.group: c for c in resolve(path, Settings({**env, "OLLAMA_HOST": NO_SERVER}))}
-    assert down["listed"].skipped[0].startswith("ollama:phi3.5: not available (Ollama is not running")
+    assert down["listed"].skipped[0] == (
+        f"ollama:phi3.5: Ollama is not running at {NO_SERVER} (start `ollama serve`, or set "
+        "OLLAMA_HOST to a running server)")
+    assert str(down["listed"].target) == "nim:microsoft/phi-3.5-mini-instruct"
 
 
 def test_target_overrides_replace_a_groups_routes(tmp_path: Path, fakes, server) -> None:
@@ -243,3 +251,25 @@ def test_closing_the_run_stops_it(tmp_path: Path, fakes, behaviours: Behaviours)
         await updates.aclose()
     asyncio.run(two_rows())
     assert run.status == "stopped" and len(run.rows) == 2
+
+
+def test_a_pack_with_no_runnable_group_is_refused_whole(tmp_path: Path) -> None:
+    from playground.store import Store
+
+    store = Store(tmp_path / "h.db")
+    run = ScenarioRun(load_scenario(write_scenario(tmp_path)), Settings({}), store=store)
+
+    async def drain() -> None:
+        async for _ in run.updates():
+            pass
+
+    with pytest.raises(InputError) as refused:
+        asyncio.run(drain())
+    assert refused.value.problems == [
+        "No group of this pack can run here. What would make each route runnable:",
+        "A:", "  nim:microsoft/phi-3.5-mini-instruct: needs NVIDIA_API_KEY in the environment "
+              "or .env",
+        "B:", "  azure:Phi-3.5-mini-instruct: needs AZURE_AI_ENDPOINT and AZURE_AI_API_KEY in "
+              "the environment or .env"]
+    assert run.status == "refused" and run.rows == [] and run.run_id is None
+    assert store.runs(10) == []

@@ -11,7 +11,7 @@ from tests.fakes.services import KEYS
 from tests.test_cli import compare_args, playground
 
 TARGETS = ["nim:microsoft/phi-3.5-mini-instruct", "azure:Phi-3.5-mini-instruct",
-           "ollama:phi3.5", "openai:phi-3.5-mini-instruct", "github:microsoft/phi-3.5-mini-instruct"]
+           "ollama:phi3.5", "openai:phi-3.5-mini-instruct"]
 
 
 def echo_key_401(key: str):
@@ -30,6 +30,11 @@ def test_keys_never_reach_any_output(server: FakeServer, fakes, tmp_path) -> Non
         for key in KEYS.values():
             assert key not in done.stdout, (fmt, key)
             assert key not in done.stderr, (fmt, key)
+    # GitHub Models (retired) is refused before sending, its token set or not.
+    refused = playground("-vv", *compare_args("github:microsoft/phi-3.5-mini-instruct"),
+                         env=fakes, cwd=tmp_path)
+    assert refused.returncode == 2 and "retired" in refused.stderr
+    assert all(key not in refused.stdout + refused.stderr for key in KEYS.values())
 
 
 def test_redacting_filter_covers_args_and_tracebacks() -> None:

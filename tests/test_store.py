@@ -155,3 +155,26 @@ def test_history_survives_a_process_killed_mid_run(tmp_path: Path, fakes, behavi
     assert main(["history", "export", "1", "--out", str(out), "--db", str(db)]) == 0
     document = json.loads(out.read_text())
     assert document["status"] == "running" and len(document["runs"]) == saved
+
+
+def test_playground_db_in_dotenv_is_honoured_by_history(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.db"
+    store = Store(elsewhere)
+    store.begin_run({"scenario": {"id": "from-dotenv", "title": "Saved elsewhere"}})
+    store.close()
+    (tmp_path / ".env").write_text(f"PLAYGROUND_DB={elsewhere}\n")
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    done = subprocess.run([sys.executable, "-m", "playground", "history", "--format", "json"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**clean, "PYTHONPATH": REPO})
+    assert done.returncode == 0, done.stderr
+    assert [r["scenario_id"] for r in json.loads(done.stdout)] == ["from-dotenv"]
+    assert not (tmp_path / "playground.db").exists()
+
+
+def test_the_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PLAYGROUND_DB=from-dotenv.db\n")
+    assert default_path() == Path("from-dotenv.db")
+    monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "from-env.db"))
+    assert default_path() == tmp_path / "from-env.db"

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from tests.fakes.server import json_reply
 from tests.fakes.services import KEYS
 from tests.ui_support import SKIP, final_results, form, handlers, run_compare, session, shown
 
@@ -50,14 +51,22 @@ def test_updates_are_throttled(settings, behaviours) -> None:
     assert final_results(frames)[0].completion_tokens == 400
 
 
-def test_a_failing_target_never_breaks_the_others(settings) -> None:
-    frames, _ = run_compare(handlers(settings),
-                            form([NIM, "github:microsoft/phi-3.5-mini-instruct"]))
-    ok, retired = final_results(frames)
-    assert ok.status == "ok" and retired.status == "error"
+def test_a_failing_target_never_breaks_the_others(settings, server) -> None:
+    server.on("POST", "/compat/v1/chat/completions",
+              lambda request: json_reply(500, {"error": {"message": "boom"}}))
+    frames, _ = run_compare(handlers(settings), form([NIM, "openai:phi-3.5-mini-instruct"]))
+    ok, failed = final_results(frames)
+    assert ok.status == "ok" and failed.status == "error"
     page = shown(frames)
-    assert "retired" in page["status"][1] and "2026-07-30" in page["status"][1]
+    assert "HTTP 500" in page["status"][1] and "boom" in page["status"][1]
     assert page["answers"][1] == "*(no text received)*"
+
+
+def test_a_retired_target_is_refused_before_sending(settings, server) -> None:
+    with pytest.raises(gr.Error, match="retired by GitHub on 2026-07-30") as refused:
+        run_compare(handlers(settings), form([NIM, "github:microsoft/phi-3.5-mini-instruct"]))
+    assert "token" not in str(refused.value).lower()
+    assert [r for r in server.requests if r.method == "POST"] == []
 
 
 def test_stop_ends_every_stream_and_shows_stopped(settings, behaviours) -> None:

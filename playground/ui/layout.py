@@ -4,19 +4,19 @@
 Queue settings (documented in the README): the Compare event may run
 ``PLAYGROUND_CONCURRENCY`` comparisons at once (default 24; Gradio's per-event default
 is 1, which would make visitors wait for each other); one process on 2 cores keeps 20
-concurrent comparisons within ~13 % of ideal (spike-gradio.md §2). Other events share
+concurrent comparisons within ~13 % of ideal (measured with Gradio 6.31). Other events share
 ``default_concurrency_limit=8``. The queue holds at most ``PLAYGROUND_QUEUE_SIZE``
 waiting events (default 100), then refuses new ones at once instead of piling up.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import gradio as gr
 
 from playground.policy import Policy
+from playground.preload import start_preload
 from playground.ui import attach, local_panel, presets, render, scenarios_tab, style
 from playground.ui.handlers import N_SLOTS, RunHandlers
 from playground.ui.page import PageHandlers, catalog_targets
@@ -41,23 +41,25 @@ def launch_options() -> dict[str, Any]:
     """
     return {"theme": gr.themes.Soft(), "css": style.css(N_SLOTS),
             "footer_links": ["api", "gradio"],
-            "state_session_capacity": int(os.environ.get("PLAYGROUND_SESSION_CAPACITY")
-                                          or 1000),
+            "state_session_capacity": Settings.load().integer("PLAYGROUND_SESSION_CAPACITY",
+                                                              1000, maximum=1_000_000),
             "run_history": False}
 
 
 def queue_options() -> dict[str, Any]:
     return {"default_concurrency_limit": 8,
-            "max_size": int(os.environ.get("PLAYGROUND_QUEUE_SIZE", "100"))}
+            "max_size": Settings.load().integer("PLAYGROUND_QUEUE_SIZE", 100,
+                                                maximum=100_000)}
 
 
 def compare_concurrency() -> int:
-    return int(os.environ.get("PLAYGROUND_CONCURRENCY", "24"))
+    return Settings.load().integer("PLAYGROUND_CONCURRENCY", 24, maximum=1000)
 
 
 def build_demo(settings: Settings | None = None, policy: Policy | None = None) -> gr.Blocks:
     """The whole app for ``settings`` (default: environment and ``.env``)."""
     sessions = Sessions(settings or Settings.load(), policy or Policy.from_env())
+    start_preload(sessions.settings)  # PLAYGROUND_PRELOAD_MODELS, in a background thread
     runs, page = RunHandlers(sessions), PageHandlers(sessions)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="intro")

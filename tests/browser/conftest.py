@@ -22,7 +22,7 @@ from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fake_hub import FakeHub
 from tests.fakes.server import FakeServer
-from tests.fakes.services import Behaviours, wire_all
+from tests.fakes.services import Behaviours, ollama_tags, wire_all
 from tests.test_local_models import MODEL, repo_files
 from tests.ui_support import free_port
 
@@ -90,6 +90,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the hub is local
         env = {**wire_all(fake, behaviours), "ONNX_MODELS_DIR": str(models_dir),
                "HF_ENDPOINT": hub.url}
+        # Ollama lists every model the tests use: an unlisted one is refused before sending.
+        fake.on("GET", "/api/tags", ollama_tags(["phi3.5:latest", "phi3:latest", "slow-phi"]))
         with served(env) as url:
             yield App(url, fake, models_dir)
 

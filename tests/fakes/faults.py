@@ -40,7 +40,7 @@ ROUTES = {
 
 
 def vendor_error(route: str, status: int, message: str) -> tuple[object, dict[str, str]]:
-    """The error body and headers each vendor sends for ``status`` (PROTOCOLS.md)."""
+    """The error body and headers each vendor sends for ``status`` (its documented shape)."""
     if route == "ollama":
         return {"error": message}, {}
     if route.startswith("nim"):

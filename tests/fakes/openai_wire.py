@@ -1,6 +1,6 @@
 """Builders for the OpenAI-style SSE stream in each vendor's flavour.
 
-Each builder reproduces the byte layout of a sample in ``../shared/protocol/``
+Each builder reproduces the byte layout of a sample in ``tests/fixtures/protocol/``
 (``tests/test_fake_wire.py`` rebuilds the samples byte for byte):
 
 * ``openai``: ``openai/stream-with-usage.recorded.sse`` (separate usage chunk)

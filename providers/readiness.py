@@ -1,0 +1,301 @@
+"""Can a target run now? One check for the CLI, the web UI, scenario routes and the planner.
+
+:func:`target_readiness` answers for ``PROVIDER:MODEL`` and :func:`provider_readiness`
+for a provider alone, each with one :class:`Readiness`: a state, one plain sentence for
+a user, and what makes it runnable. Both are synchronous and never raise.
+
+The rules, in order:
+
+- ``invalid``: the target is not ``PROVIDER:MODEL`` or names no known provider.
+- ``retired``: GitHub Models (retired by GitHub on 2026-07-30), whatever is configured;
+  the message names the routes that still work, never asks for a token.
+- ``needs_key``: a required variable (key, endpoint) has no value; the message names it.
+- ``needs_package``: an optional runtime is not installed (``transformers`` without torch).
+- ``server_down``: Ollama, or the OpenAI-compatible server, does not answer a quick probe
+  (:data:`PROBE_TIMEOUT_S`, cached :data:`PROBE_TTL_S` per address).
+- ``not_downloaded``: Ollama lists its tags and the model is not among them
+  (``ollama pull MODEL``), or an ONNX / Transformers model folder is missing
+  (``python -m playground models download NAME`` for the models the playground knows).
+- ``ready`` otherwise. ``refused`` is for callers that refuse a ready target by policy.
+
+Cloud services are not called: a set key counts as ready (a wrong key is the run's error).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+import providers
+from providers import Target
+from providers.base import Provider
+from providers.catalog import lookup
+from providers.errors import ConfigError
+from providers.github_models import RETIRED_MESSAGE, GitHubModelsProvider
+from providers.settings import Settings
+
+READY, NEEDS_KEY, NEEDS_PACKAGE = "ready", "needs_key", "needs_package"
+NOT_DOWNLOADED, SERVER_DOWN, RETIRED = "not_downloaded", "server_down", "retired"
+REFUSED, INVALID = "refused", "invalid"
+STATES = (READY, NEEDS_KEY, NEEDS_PACKAGE, NOT_DOWNLOADED, SERVER_DOWN, RETIRED, REFUSED, INVALID)
+PROBE_TIMEOUT_S = 0.5  # a local server answers in milliseconds; a page must not wait
+PROBE_TTL_S = 5.0  # one probe per address this often, however many pickers ask
+RETIRED_FIX = "use azure:, nim:, ollama:, onnx: or openai: instead"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether ``target`` can run now.
+
+    ``target`` is ``PROVIDER:MODEL`` (the provider id alone from
+    :func:`provider_readiness`); ``state`` one of :data:`STATES`; ``message`` one plain
+    sentence for a user ("needs NVIDIA_API_KEY", "ready"); ``fix`` what makes it runnable
+    (the variable to set, the command to run), empty when ready.
+    """
+
+    target: str
+    state: str
+    message: str
+    fix: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == READY
+
+    def describe(self) -> str:
+        """The message with its fix, as one line: ``message (fix)``."""
+        if self.state == NEEDS_KEY:  # the fix names the same variables again
+            return f"{self.message} in the environment or .env"
+        if self.state == RETIRED:  # the message names the routes that still work
+            return self.message
+        return f"{self.message} ({self.fix})" if self.fix else self.message
+
+
+def provider_readiness(provider_id: str, settings: Settings) -> Readiness:
+    """Whether provider ``provider_id`` can run anything now (never raises)."""
+    try:
+        cls = providers.PROVIDERS.get(provider_id)
+        if cls is None:
+            return Readiness(provider_id, INVALID, f"unknown provider {provider_id!r}; "
+                             f"choose one of {', '.join(sorted(providers.PROVIDERS))}")
+        instance = cls(settings)
+        return _configuration(provider_id, instance) or _provider_probe(instance)
+    except Exception as exc:  # a readiness check must never take a page or a CLI down
+        return Readiness(provider_id, INVALID, f"could not check {provider_id}: {exc}")
+
+
+def target_readiness(target: str | Target, settings: Settings) -> Readiness:
+    """Whether ``target`` (``PROVIDER:MODEL``) can run now (never raises)."""
+    spec = str(target)
+    try:
+        parsed = target if isinstance(target, Target) else providers.parse_target(spec)
+    except ConfigError as exc:
+        return Readiness(spec, INVALID, exc.message)
+    spec = str(parsed)
+    try:
+        instance = providers.create(parsed.provider, settings)
+        found = _configuration(spec, instance) or _target_probe(instance, parsed.model)
+    except Exception as exc:  # never raise: see provider_readiness
+        return Readiness(spec, INVALID, f"could not check {spec}: {exc}")
+    return Readiness(spec, found.state, found.message, found.fix)
+
+
+def refusal_message(items: Iterable[Readiness]) -> str:
+    """One message naming each target that cannot run and what would make it runnable
+    ("" when every item is ready). Identical lines are given once."""
+    lines: list[str] = []
+    for item in items:
+        if item.ready:
+            continue
+        line = f"{item.target}: {item.describe()}"
+        if line not in lines:
+            lines.append(line)
+    if not lines:
+        return ""
+    return "Nothing was sent; these targets cannot run yet:\n  " + "\n  ".join(lines)
+
+
+def _configuration(name: str, instance: Provider) -> Readiness | None:
+    """Retired, missing variables or missing packages, from the provider's own lists."""
+    if isinstance(instance, GitHubModelsProvider):
+        return Readiness(name, RETIRED, RETIRED_MESSAGE, RETIRED_FIX)
+    if missing := instance.missing_settings():
+        names = " and ".join(missing)
+        return Readiness(name, NEEDS_KEY, f"needs {names}",
+                         f"set {names} in the environment or .env")
+    if packages := instance.missing_packages():
+        return Readiness(name, NEEDS_PACKAGE, f"needs the {' and '.join(packages)} "
+                         "package(s)", instance.install_hint)
+    return None
+
+
+def _provider_probe(instance: Provider) -> Readiness:
+    pid = instance.id
+    if pid == "ollama":
+        return _ollama(instance, None)
+    if pid == "openai":
+        return _openai_server(instance)
+    if pid == "onnx":
+        present = instance.available()  # type: ignore[attr-defined]
+        if not present:
+            return Readiness(pid, NOT_DOWNLOADED, "no ONNX model downloaded yet",
+                             "python -m playground models download phi-3.5-mini")
+        return Readiness(pid, READY, f"ready ({len(present)} model(s): {', '.join(present)})")
+    return Readiness(pid, READY, "ready")
+
+
+def _target_probe(instance: Provider, model: str) -> Readiness:
+    name = f"{instance.id}:{model}"
+    if instance.id == "ollama":
+        return _ollama(instance, model)
+    if instance.id == "openai":
+        return _openai_server(instance)
+    if instance.id == "onnx":
+        return _onnx_model(instance, model)
+    if instance.id == "transformers":
+        # As the provider reads NAME: an existing folder, else ``owner/name`` is a Hub id
+        # (its cache is the provider's own concern), else a folder that is missing.
+        folder = Path(model).expanduser()
+        hub_id = not model.startswith((".", "/", "~")) and model.count("/") == 1
+        if (folder.is_dir() or not hub_id) and not (folder / "config.json").is_file():
+            return Readiness(name, NOT_DOWNLOADED, f"no Transformers model folder at "
+                             f"{folder} (a folder with config.json)",
+                             "put the model's folder there, or use a Hub id already in "
+                             "the Hugging Face cache")
+    return Readiness(name, READY, "ready")
+
+
+def _onnx_model(instance: Provider, model: str) -> Readiness:
+    name = f"onnx:{model}"
+    root: Path = instance.models_dir  # type: ignore[attr-defined]
+    is_path = "/" in model or "\\" in model
+    folder = Path(model).expanduser() if is_path else root / model
+    if (folder / "genai_config.json").is_file():
+        return Readiness(name, READY, "ready")
+    if not is_path and lookup("onnx", model):
+        partial = (root / f".{model}.partial").is_dir()
+        message = (f"the download of {model} is incomplete" if partial
+                   else f"{model} is not downloaded")
+        return Readiness(name, NOT_DOWNLOADED, message,
+                         f"python -m playground models download {model}")
+    return Readiness(name, NOT_DOWNLOADED,
+                     f"no ONNX model folder at {folder} (a folder with genai_config.json)",
+                     "see `python -m playground models list` for models you can download")
+
+
+# --- probes of local servers ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Probe:
+    up: bool
+    detail: str = ""  # why it is down
+    tags: tuple[str, ...] | None = None  # Ollama's model names, when it listed them
+
+
+_CACHE: dict[str, tuple[float, _Probe]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_probe_cache() -> None:
+    """Forget every cached probe (tests; a user who just started a server)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _cached(url: str, probe: Callable[[], _Probe],
+            clock: Callable[[], float] = time.monotonic) -> _Probe:
+    # The clock only ages the cache; no measurement is taken here.
+    with _CACHE_LOCK:
+        hit = _CACHE.get(url)
+        if hit is not None and clock() - hit[0] < PROBE_TTL_S:
+            return hit[1]
+    result = probe()
+    with _CACHE_LOCK:
+        _CACHE[url] = (clock(), result)
+    return result
+
+
+_CLIENT: httpx.Client | None = None
+
+
+def _http() -> httpx.Client:
+    # One client for every probe: a new one builds an SSL context each time (about 50 ms
+    # of CPU, measured), which would stall a page's event loop for nothing.
+    global _CLIENT
+    with _CACHE_LOCK:
+        if _CLIENT is None:
+            _CLIENT = httpx.Client(timeout=PROBE_TIMEOUT_S)
+        return _CLIENT
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[_Probe, httpx.Response | None]:
+    try:
+        response = _http().get(url, headers=headers)
+    except httpx.TimeoutException:
+        return _Probe(False, f"no answer within {PROBE_TIMEOUT_S:g} s"), None
+    except (httpx.HTTPError, OSError) as exc:
+        return _Probe(False, type(exc).__name__), None
+    return _Probe(True), response
+
+
+def _ollama(instance: Provider, model: str | None) -> Readiness:
+    from ollama._client import _parse_host  # the SDK's own reading of OLLAMA_HOST
+
+    host = _parse_host(instance.setting("OLLAMA_HOST"))
+    probe = _cached(f"{host}/api/tags", lambda: _ollama_probe(host))
+    name = f"ollama:{model}" if model is not None else "ollama"
+    if not probe.up:
+        return Readiness(name, SERVER_DOWN, _down("Ollama", host, probe),
+                         "start `ollama serve`, or set OLLAMA_HOST to a running server")
+    if model is None:
+        count = f" ({len(probe.tags)} model(s))" if probe.tags is not None else ""
+        return Readiness(name, READY, f"ready: Ollama answers at {host}{count}")
+    if probe.tags is not None and not any(same_ollama_model(t, model) for t in probe.tags):
+        return Readiness(name, NOT_DOWNLOADED, f"Ollama at {host} does not have {model!r}",
+                         f"ollama pull {model}")
+    return Readiness(name, READY, "ready")
+
+
+def _down(what: str, where: str, probe: _Probe) -> str:
+    """"Ollama is not running at URL", or that it did not answer in time."""
+    if probe.detail.startswith("no answer"):
+        return f"{what} at {where} gave {probe.detail}"
+    return f"{what} is not running at {where}"
+
+
+def _ollama_probe(host: str) -> _Probe:
+    probe, response = _get(f"{host}/api/tags")
+    if response is None or response.status_code != 200:
+        return probe  # up but not listing (an old or unusual server): cannot tell tags
+    try:
+        tags = tuple(str(m.get("model") or m.get("name") or "")
+                     for m in response.json().get("models") or [])
+    except (ValueError, AttributeError):
+        return probe
+    return _Probe(True, tags=tags)
+
+
+def same_ollama_model(listed: str, wanted: str) -> bool:
+    """Whether Ollama's tag ``listed`` is model ``wanted`` (``:latest`` is implied)."""
+    return listed.lower().removesuffix(":latest") == wanted.lower().removesuffix(":latest")
+
+
+def _openai_server(instance: Provider) -> Readiness:
+    base = (instance.setting("OPENAI_COMPAT_BASE_URL") or "").rstrip("/")
+    key = instance.setting("OPENAI_COMPAT_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    probe = _cached(f"{base}/models", lambda: _get(f"{base}/models", headers)[0])
+    if not probe.up and not probe.detail.startswith("no answer"):
+        return Readiness("openai", SERVER_DOWN, _down("The OpenAI-compatible server", base, probe),
+                         "start the server, or set OPENAI_COMPAT_BASE_URL to one that runs")
+    # A slow answer is not a dead server: a remote one may be far away.
+    return Readiness("openai", READY, "ready")
+
+
+__all__ = ["Readiness", "STATES", "clear_probe_cache", "provider_readiness", "refusal_message",
+           "same_ollama_model", "target_readiness"]
