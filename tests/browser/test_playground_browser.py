@@ -137,7 +137,10 @@ def test_stop_a_slow_stream_then_download_the_csv(page, app: App, tmp_path) -> N
     assert exported["ollama:slow-phi"]["text"].strip() == shown.strip()
     assert exported[NIM]["text"] == "".join(pieces("microsoft/phi-3.5-mini-instruct"))
     assert exported[NIM]["prompt"] == "Count slowly."
-    assert 0 < int(exported["ollama:slow-phi"]["completion_tokens"]) < 300
+    # Ollama reports eval_count only in its last message, which a stopped stream never
+    # gets, and its chunks are not documented as one per token: no count, no source.
+    assert exported["ollama:slow-phi"]["completion_tokens"] == ""
+    assert exported["ollama:slow-phi"]["tokens_source"] == ""
 
 
 def test_bad_input_shows_a_message_and_sends_nothing(page, app: App) -> None:
