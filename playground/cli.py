@@ -20,7 +20,7 @@ from playground.engine import DEFAULT_TIMEOUT_S, Comparison, ProviderPool
 from playground.cli_tables import frame_text
 from playground.metrics import TargetResult
 from playground.results import comparison_document, to_dataframe
-from playground.validate import InputError, plan
+from playground.validate import InputError, number_problems, plan
 from playground.providers_report import models_report, providers_report, render_providers
 from providers.base import ChatRequest
 from providers.errors import ProviderError
@@ -62,6 +62,9 @@ def _compare_arguments(p: argparse.ArgumentParser) -> None:
 def compare_command(args: argparse.Namespace) -> int:
     settings = Settings.load()
     try:
+        # argparse's float accepts "nan" and "inf": refused here, before anything runs.
+        if problems := number_problems(timeout_s=args.timeout):
+            raise InputError([p.replace("The idle timeout", "--timeout") for p in problems])
         images = tuple(load_image(path) for path in args.image)
         request = ChatRequest(model="", prompt=args.prompt, system=args.system, images=images,
                               max_tokens=args.max_tokens, temperature=args.temperature,

@@ -8,21 +8,25 @@ stream promptly and keeps the text received so far.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import providers
 from playground.causes import explain_cut_off
+from playground.engine_limits import (configured_max_target_s, max_answer_chars,
+                                      positive_seconds)
 from playground.metrics import Recorder, TargetResult
 from playground.token_counts import count_unreported_tokens
 from providers import Target
-from providers.base import ChatRequest, Notice, Provider
+from providers.base import ChatRequest, Notice, Provider, TextDelta
 from providers.errors import (
     BadResponseError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
+    UnavailableError,
     redact,
 )
 from providers.settings import Settings
@@ -33,15 +37,6 @@ DEFAULT_TIMEOUT_S = 60.0
 # A 429 whose Retry-After is at most this long is retried once; longer ones fail at once.
 SHORT_RETRY_AFTER_S = 2.0
 DISPATCH_TURNS = 16
-
-
-def max_answer_chars(max_tokens: int | None) -> int:
-    """How much text a target may send before the engine stops reading: a server that
-    ignores max_tokens must not fill memory or the browser. 32 characters per token is
-    far above any tokenizer's average, so honest answers never reach it."""
-    return max(4_000, max_tokens * 32) if max_tokens else 400_000
-
-
 class ProviderPool:
     """Provider instances reused across runs so HTTP connections are kept alive.
 
@@ -76,17 +71,21 @@ class Comparison:
     """One :class:`ChatRequest` sent to several targets at once.
 
     ``timeout_s`` is an idle timeout per target: the longest wait for the next event
-    (the first one includes connecting and the service's headers).
+    (the first one includes connecting and the service's headers). ``max_target_s``
+    (default :func:`configured_max_target_s`) bounds a target's whole answer, retry included.
+    Both must be finite and above 0 (ValueError otherwise).
     """
 
     def __init__(self, request: ChatRequest, targets: Sequence[Target], pool: ProviderPool,
-                 *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 *, timeout_s: float = DEFAULT_TIMEOUT_S, max_target_s: float | None = None,
                  settings: Settings | None = None) -> None:
         self.request = request
         self.targets = list(targets)
         self.pool = pool
         self.settings = settings or pool.settings
-        self.timeout_s = timeout_s
+        self.timeout_s = positive_seconds("timeout_s", timeout_s)
+        self.max_target_s = positive_seconds(
+            "max_target_s", configured_max_target_s() if max_target_s is None else max_target_s)
         self.results = [TargetResult(str(t), t.provider, t.model) for t in self.targets]
         self.max_answer_chars = max_answer_chars(request.max_tokens)
         self.wall_ms: float | None = None
@@ -182,6 +181,11 @@ class Comparison:
             except ProviderError as exc:
                 Recorder(result).fail(exc, time.perf_counter(), self._redacted(exc.message))
                 ready.append(None)
+            except OSError as exc:  # a local file that cannot be read: this target only
+                error = UnavailableError(f"{target}: a local file cannot be read "
+                                         f"({exc.strerror or type(exc).__name__}).")
+                Recorder(result).fail(error, time.perf_counter(), error.message)
+                ready.append(None)
         return ready
 
     async def _run_target(self, index: int, provider: Provider | None,
@@ -203,12 +207,15 @@ class Comparison:
                              changed: Callable[[], None]) -> None:
         request = self.request.with_model(target.model)
         recorder.start(time.perf_counter())
+        deadline = time.perf_counter() + self.max_target_s
         changed()
         try:
-            await self._attempt(provider, request, recorder, changed)
+            await self._attempt(provider, request, recorder, changed, deadline)
         except RateLimitError as exc:
             wait = exc.retry_after_s
-            if wait is None or wait > SHORT_RETRY_AFTER_S or recorder.result.text:
+            # NaN from a hostile Retry-After fails every comparison, so it is checked
+            # as "not 0 <= wait <= short": asyncio.sleep(nan) would stall the loop.
+            if wait is None or not 0 <= wait <= SHORT_RETRY_AFTER_S or recorder.result.text:
                 raise
             # The service asked for a short pause: honour it once, then start the clock
             # again for the request that is actually answered.
@@ -218,29 +225,40 @@ class Comparison:
             await asyncio.sleep(wait)
             recorder.start(time.perf_counter())
             recorder.result.details["rate_limit_wait_ms"] = wait * 1000
-            await self._attempt(provider, request, recorder, changed)
+            await self._attempt(provider, request, recorder, changed, deadline)
 
     async def _attempt(self, provider: Provider, request: ChatRequest, recorder: Recorder,
-                       changed: Callable[[], None]) -> None:
-        """Stream one request to the end, recording every event; errors end the target."""
+                       changed: Callable[[], None], deadline: float) -> None:
+        """Stream one request to the end, recording every event; errors end the target.
+        Each wait is the idle timeout, or what is left before ``deadline`` if less."""
         events = provider.stream(request)
+        overall = False
         try:
             while True:
+                left = deadline - time.perf_counter()
+                overall = left < self.timeout_s
                 try:
-                    async with asyncio.timeout(self.timeout_s):
+                    if left <= 0:
+                        raise TimeoutError
+                    async with asyncio.timeout(min(self.timeout_s, left)):
                         event = await anext(events)
                 except StopAsyncIteration:
                     break
-                recorder.apply(event, time.perf_counter())
+                if self._keep(event, recorder):
+                    recorder.apply(event, time.perf_counter())
+                    changed()
+                    continue
+                recorder.apply(self._cut(event, recorder), time.perf_counter())
                 changed()
-                if len(recorder.result.text) > self.max_answer_chars:
-                    raise BadResponseError(
-                        f"{provider.title} kept sending past {self.max_answer_chars:,} "
-                        f"characters (max tokens: {request.max_tokens or 'not set'}); "
-                        "stopped reading.")
+                raise BadResponseError(
+                    f"{provider.title} kept sending past {self.max_answer_chars:,} "
+                    f"characters (max tokens: {request.max_tokens or 'not set'}); "
+                    "stopped reading.")
             recorder.finish(time.perf_counter())
         except TimeoutError:
             self._fail(recorder, ProviderTimeoutError(
+                f"{provider.title} did not finish within {self.max_target_s:g} s "
+                "(PLAYGROUND_MAX_TARGET_S, timeout)." if overall else
                 f"{provider.title} sent nothing for {self.timeout_s:g} s (timeout)."))
         except RateLimitError:
             raise
@@ -252,6 +270,17 @@ class Comparison:
                 f"Unexpected {type(exc).__name__} from {provider.title}: {exc}"))
         finally:
             await events.aclose()
+
+    def _keep(self, event: object, recorder: Recorder) -> bool:
+        """Whether ``event`` fits under the answer cap as it is (checked before it is
+        kept: one huge chunk must not reach memory or the browser whole)."""
+        return not isinstance(event, TextDelta) or \
+            len(recorder.result.text) + len(event.text) <= self.max_answer_chars
+
+    def _cut(self, event: TextDelta, recorder: Recorder) -> TextDelta:
+        """The part of ``event`` that fills the answer up to the cap."""
+        room = max(0, self.max_answer_chars - len(recorder.result.text))
+        return dataclasses.replace(event, text=event.text[:room])
 
     def _fail(self, recorder: Recorder, error: ProviderError) -> None:
         message = self._redacted(error.message)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import providers
 from playground.validate import MAX_PROMPT_CHARS, InputError
+from providers.public import PUBLIC_FLAG, is_public
 from providers.settings import Settings
 
 _TRUE = ("1", "true", "yes", "on")
@@ -37,8 +38,7 @@ class Policy:
             env = Settings.load()
         else:
             env = environ if isinstance(environ, Settings) else Settings(environ)
-        flag = (env.get("PLAYGROUND_PUBLIC") or "").lower()
-        public = flag in _TRUE or (bool(env.get("SPACE_ID")) and flag not in ("0", "false"))
+        public = is_public(env.get)
         return cls(
             public=public,
             share_server_keys=(env.get("PLAYGROUND_SHARE_SERVER_KEYS") or "1").lower() in _TRUE,
@@ -75,6 +75,8 @@ def session_settings(server: Settings, session_values: Mapping[str, str],
         raise InputError([f"This is a public server: custom endpoints ({', '.join(refused)}) "
                           "cannot be set from the browser; only API keys can."])
     base = server if policy.share_server_keys else server.without(secret)
+    if policy.public:  # the providers' own public-mode rules (local paths, Ollama)
+        given[PUBLIC_FLAG] = "1"
     return base.with_overrides(given)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Union
 
 from providers.errors import ConfigError
+from providers.public import is_public
 from providers.settings import EnvVar, Settings
 
 TokensSource = Literal["reported", "counted", "estimated"]
@@ -174,6 +175,16 @@ class Provider(ABC):
         if packages:
             raise ConfigError(f"The {self.id} provider needs {' and '.join(packages)}: "
                               f"{self.install_hint}.", provider=self.id)
+
+    @property
+    def public(self) -> bool:
+        """Whether this runs on a public server (``PLAYGROUND_PUBLIC``, a Space)."""
+        return is_public(self.settings.get)
+
+    def public_refusal(self, model: str) -> str | None:
+        """Why a public server does not run ``model`` here (None: it may). Checked
+        before anything is sent; a local runtime refuses paths here."""
+        return None
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:

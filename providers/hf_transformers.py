@@ -26,6 +26,7 @@ from typing import Any
 from providers import register
 from providers.base import ChatRequest, Event, Finish, Provider, TextDelta, Usage
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
+from providers.public import hub_id, local_refusal
 from providers.settings import EnvVar
 from providers.local_rules import load_notice, max_loaded, token_budget
 from providers.threaded import ModelCache, ThreadSink, stream_from_thread
@@ -103,17 +104,24 @@ class TransformersProvider(Provider):
     def loader(self, name: str) -> tuple[str, Any]:
         """Cache key and loader for ``transformers:NAME`` (a folder, else a cached Hub id)."""
         self.check_configured()
+        if why := self.public_refusal(name):
+            raise NotFoundError(why, provider=self.id)
         folder = Path(name).expanduser()
-        if folder.is_dir() and not (folder / "config.json").is_file():
-            raise NotFoundError(f"{folder} has no config.json, so it is not a Transformers "
-                                "model folder.", provider=self.id)
-        if folder.is_dir():
+        if not self.public and _is_folder(folder):  # a public server never looks at paths
+            if not _is_file(folder / "config.json"):
+                raise NotFoundError(f"{folder} has no config.json, so it is not a "
+                                    "Transformers model folder.", provider=self.id)
             return str(folder.resolve()), partial(load_hf_model, str(folder.resolve()), True)
         if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
             return name, partial(load_hf_model, name, True)
         raise NotFoundError(f"No model folder {name!r} (transformers:PATH expects a local "
                             "folder with config.json, or a Hub id already in the Hugging "
                             "Face cache).", provider=self.id)
+
+    def public_refusal(self, model: str) -> str | None:
+        if not self.public or hub_id(model):
+            return None
+        return local_refusal(self.title, "a Hub id in the server's Hugging Face cache")
 
     async def prepare(self, model: str) -> None:
         key, load = self.loader(model)
@@ -124,8 +132,8 @@ class TransformersProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         key, load = self.loader(request.model)
         folder = Path(key)
-        if request.images and folder.is_dir() and not any(
-                (folder / name).is_file() for name in PROCESSOR_FILES):
+        if request.images and _is_folder(folder) and not any(
+                _is_file(folder / name) for name in PROCESSOR_FILES):
             raise no_images(request.model)
         details: dict[str, float] = {}
         if (load_ms := self._prepared_loads.pop(key, None)) is not None:
@@ -145,6 +153,21 @@ class TransformersProvider(Provider):
             if request.images and hf.processor is None:
                 raise no_images(request.model)
             run_generate(hf, request, details, sink)
+
+
+def _is_folder(path: Path) -> bool:
+    """``path.is_dir()``, False when it cannot be read (EACCES, ENAMETOOLONG...)."""
+    try:
+        return path.is_dir()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, RuntimeError):
+        return False
 
 
 def no_images(model: str) -> UnsupportedInputError:

@@ -14,6 +14,7 @@ from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, Tex
 from providers.catalog import lookup
 from providers.errors import (
     BadResponseError,
+    ConfigError,
     NotFoundError,
     ProviderError,
     ProviderTimeoutError,
@@ -38,6 +39,22 @@ class OllamaProvider(Provider):
     @property
     def host(self) -> str:
         return self.setting("OLLAMA_HOST") or ""
+
+    def public_unset(self) -> bool:
+        """A public server whose owner did not set OLLAMA_HOST: visitors' prompts must
+        not go to whatever listens on this machine's default port."""
+        return self.public and not self.settings.get("OLLAMA_HOST")
+
+    def not_ready_reason(self) -> str:
+        if self.public_unset():
+            return "not offered on this public server (OLLAMA_HOST is not set)"
+        return super().not_ready_reason()
+
+    def check_configured(self) -> None:
+        if self.public_unset():
+            raise ConfigError("Ollama is not offered on this public server: its owner did "
+                              "not set OLLAMA_HOST.", provider=self.id)
+        super().check_configured()
 
     def client(self) -> ollama.AsyncClient:
         if self._client is None:

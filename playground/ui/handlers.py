@@ -23,7 +23,7 @@ from playground.ui.attach import image_paths
 from playground.ui.exports import RunRecord, write_exports
 from playground.ui.live import Frame, LiveRun
 from playground.ui.session import Sessions, session_key
-from playground.validate import InputError, plan
+from playground.validate import InputError, number_problems, plan, whole
 from providers import Target
 from providers.base import ChatRequest
 from providers.errors import ProviderError
@@ -39,8 +39,11 @@ def build_request(prompt: str | None, system: str | None, files: Sequence[Any] |
                   max_tokens: float | None, temperature: float | None, top_p: float | None,
                   seed: float | None) -> ChatRequest:
     """The request from the form; ``files`` are paths or the thumbnails' ``(path,
-    caption)`` pairs. Unreadable images raise InputError naming each file."""
-    images, problems = [], []
+    caption)`` pairs. Unreadable images and numbers out of range (NaN and infinities
+    included: an API client can send them) raise InputError naming each."""
+    problems = number_problems(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                               seed=seed)
+    images = []
     for path in image_paths(files):
         try:
             images.append(load_image(path))
@@ -50,9 +53,8 @@ def build_request(prompt: str | None, system: str | None, files: Sequence[Any] |
         raise InputError(problems)
     return ChatRequest(model="", prompt=prompt or "", system=(system or "").strip() or None,
                        images=tuple(images),
-                       max_tokens=None if max_tokens is None else int(max_tokens),
-                       temperature=temperature, top_p=top_p,
-                       seed=None if seed is None else int(seed))
+                       max_tokens=whole(max_tokens), temperature=temperature, top_p=top_p,
+                       seed=whole(seed))
 
 
 class RunHandlers:
@@ -77,10 +79,10 @@ class RunHandlers:
         """Run one comparison and stream its frames; bad input raises gr.Error and sends
         nothing."""
         session = session_key(request)
-        timeout = DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s)
+        timeout = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
         try:
-            if timeout <= 0:
-                raise InputError(["The idle timeout must be more than 0 seconds."])
+            if problems := number_problems(timeout_s=timeout):
+                raise InputError(problems)
             chat = build_request(prompt, system, files, max_tokens, temperature, top_p, seed)
             planned, settings = self._plan(targets, chat, keys)
             slot = ExitStack()

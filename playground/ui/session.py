@@ -18,6 +18,7 @@ from playground.engine import ProviderPool
 from playground.logs import install_redaction
 from playground.policy import Policy, session_settings
 from playground.ui.live import LiveRun
+from providers.public import PUBLIC_FLAG
 from providers.settings import Settings
 
 LOCAL_SESSION = "local"  # handlers called without a Gradio request (tests, scripts)
@@ -54,7 +55,9 @@ class Sessions:
     """Server-wide state shared by all sessions: settings, policy, pools, live runs."""
 
     def __init__(self, settings: Settings, policy: Policy) -> None:
-        self.settings = settings
+        # Providers read the public flag from their settings (local paths, Ollama).
+        self.settings = settings.with_overrides({PUBLIC_FLAG: "1"}) if policy.public \
+            else settings
         self.policy = policy
         self._redaction = install_redaction(settings)
         # A pool's SDK clients belong to one event loop (Gradio has one; tests that
