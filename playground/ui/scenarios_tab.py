@@ -16,7 +16,7 @@ from playground.policy import SessionLimiter
 from playground.ui import scenarios_handlers as packs
 from playground.ui import style
 from playground.ui.session import Sessions, session_key
-from playground.validate import InputError
+from playground.validate import InputError, number_problem
 
 TAB_TITLE = "Scenarios"
 PUBLIC_MAX_REPEATS = 3  # a pack is many requests: visitors of a public server get fewer
@@ -45,9 +45,12 @@ class ScenarioTab:
             return "**This pack cannot run:**\n\n" + "\n".join(f"- {p}" for p in exc.problems)
 
     def repeats_for(self, repeats: float | None) -> int | None:
-        """The repeats to run (None: the pack's own), capped on a public server."""
-        if repeats is None or repeats <= 0:
+        """The repeats to run (None or 0: the pack's own), capped on a public server;
+        InputError for NaN, infinities, fractions and numbers out of range."""
+        if repeats is None or repeats == 0:
             return PUBLIC_MAX_REPEATS if self.sessions.policy.public else None
+        if problem := number_problem("repeats", repeats):
+            raise InputError([problem])
         wanted = int(repeats)
         return min(wanted, PUBLIC_MAX_REPEATS) if self.sessions.policy.public else wanted
 
