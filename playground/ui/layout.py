@@ -18,10 +18,12 @@ import gradio as gr
 from playground.policy import Policy
 from playground.preload import start_preload
 from playground.ui import attach, local_panel, presets, render, scenarios_tab, style
+from playground.ui.fields import NumberField
 from playground.ui.handlers import N_SLOTS, RunHandlers
 from playground.ui.page import PageHandlers, catalog_targets
 from playground.ui.picker import provider_options
 from playground.ui.session import Sessions
+from playground.validate import MAX_TIMEOUT_S, MAX_TOKENS, SEED_MAX
 from providers.settings import Settings
 
 TITLE = "SLM Playground"
@@ -135,16 +137,19 @@ def _options(f: dict[str, Any], sessions: Sessions) -> None:
             f["models_note"] = gr.Markdown(elem_id="models-note")
         with gr.Column(scale=2), gr.Accordion("Parameters", open=False,
                                               elem_id="parameters"):
+            # NumberField: the handler checks each value (NaN, inf, range) itself.
             with gr.Row():
-                f["max_tokens"] = gr.Number(512, label="Max tokens", precision=0, minimum=1)
-                f["temperature"] = gr.Number(None, minimum=0, maximum=2,
-                                             label="Temperature (empty: default)")
-                f["top_p"] = gr.Number(None, minimum=0, maximum=1,
-                                       label="top_p (empty: default)")
+                f["max_tokens"] = NumberField(512, label="Max tokens", precision=0, minimum=1,
+                                              maximum=MAX_TOKENS)
+                f["temperature"] = NumberField(None, minimum=0, maximum=2,
+                                               label="Temperature (empty: default)")
+                f["top_p"] = NumberField(None, minimum=0, maximum=1,
+                                         label="top_p (empty: default)")
             with gr.Row():
-                f["seed"] = gr.Number(None, label="Seed (empty: none)",
-                                      precision=0)
-                f["timeout"] = gr.Number(60, label="Idle timeout per target (s)", minimum=1)
+                f["seed"] = NumberField(None, label="Seed (empty: none)", precision=0,
+                                        minimum=0, maximum=SEED_MAX)
+                f["timeout"] = NumberField(60, label="Idle timeout per target (s)", minimum=1,
+                                           maximum=MAX_TIMEOUT_S)
 
 
 def _panes() -> dict[str, list[Any]]:

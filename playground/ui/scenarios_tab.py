@@ -15,6 +15,7 @@ import gradio as gr
 from playground.policy import SessionLimiter
 from playground.ui import scenarios_handlers as packs
 from playground.ui import style
+from playground.ui.fields import NumberField
 from playground.ui.session import Sessions, session_key
 from playground.validate import InputError, number_problem
 
@@ -85,8 +86,8 @@ def build(sessions: Sessions, keys: Any) -> None:
     with gr.Row():
         pack = gr.Dropdown(packs.pack_choices(), value=None, label="Scenario pack",
                            elem_id="scenario-pack")
-        repeats = gr.Number(None, label="Repeats (empty: the pack's own)",
-                            precision=0, minimum=0, elem_id="scenario-repeats")
+        repeats = NumberField(None, label="Repeats (empty: the pack's own)",
+                              precision=0, minimum=0, elem_id="scenario-repeats")
     about = gr.Markdown(elem_id="scenario-about")
     with gr.Row():
         go = gr.Button("Run scenario", variant="primary", elem_id="scenario-run")

@@ -14,7 +14,6 @@ from typing import Any
 
 import gradio as gr
 
-from gradio.events import Dependency
 
 class NumberField(gr.Number):
     """A ``gr.Number`` on the page (same widget: ``is_template`` makes Gradio use the
@@ -24,8 +23,3 @@ class NumberField(gr.Number):
 
     def preprocess(self, payload: Any) -> Any:
         return payload
-    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
-    from gradio.blocks import Block
-    if TYPE_CHECKING:
-        from gradio.components import Timer
-        from gradio.components.base import Component
