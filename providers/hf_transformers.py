@@ -16,7 +16,7 @@ import importlib.util
 import io
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -104,11 +104,13 @@ class TransformersProvider(Provider):
     def loader(self, name: str) -> tuple[str, Any]:
         """Cache key and loader for ``transformers:NAME`` (a folder, else a cached Hub id)."""
         self.check_configured()
-        if why := self.public_refusal(name):
-            raise NotFoundError(why, provider=self.id)
+        if self.public:  # the cache's own folder: never a path relative to the server's cwd
+            if (snapshot := cached_snapshot(name)) is None:
+                raise NotFoundError(self.public_refusal(name) or "", provider=self.id)
+            return name, partial(load_hf_model, snapshot, True)
         folder = Path(name).expanduser()
-        if not self.public and _is_folder(folder):  # a public server never looks at paths
-            if not _is_file(folder / "config.json"):
+        if _quietly(folder.is_dir):
+            if not _quietly((folder / "config.json").is_file):
                 raise NotFoundError(f"{folder} has no config.json, so it is not a "
                                     "Transformers model folder.", provider=self.id)
             return str(folder.resolve()), partial(load_hf_model, str(folder.resolve()), True)
@@ -119,7 +121,7 @@ class TransformersProvider(Provider):
                             "Face cache).", provider=self.id)
 
     def public_refusal(self, model: str) -> str | None:
-        if not self.public or hub_id(model):
+        if not self.public or cached_snapshot(model) is not None:
             return None
         return local_refusal(self.title, "a Hub id in the server's Hugging Face cache")
 
@@ -132,8 +134,8 @@ class TransformersProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         key, load = self.loader(request.model)
         folder = Path(key)
-        if request.images and _is_folder(folder) and not any(
-                _is_file(folder / name) for name in PROCESSOR_FILES):
+        if request.images and _quietly(folder.is_dir) and not any(
+                _quietly((folder / name).is_file) for name in PROCESSOR_FILES):
             raise no_images(request.model)
         details: dict[str, float] = {}
         if (load_ms := self._prepared_loads.pop(key, None)) is not None:
@@ -155,17 +157,23 @@ class TransformersProvider(Provider):
             run_generate(hf, request, details, sink)
 
 
-def _is_folder(path: Path) -> bool:
-    """``path.is_dir()``, False when it cannot be read (EACCES, ENAMETOOLONG...)."""
+def cached_snapshot(name: str) -> str | None:
+    """The Hugging Face cache's folder for Hub id ``name`` (OWNER/NAME, nothing else),
+    or None when it is not a Hub id or not in the cache. Never downloads."""
+    if not hub_id(name):
+        return None
+    from huggingface_hub import snapshot_download
     try:
-        return path.is_dir()
-    except (OSError, RuntimeError):
-        return False
+        return snapshot_download(name, local_files_only=True)
+    except Exception:  # not cached, or a name the Hub library refuses: both "not here"
+        return None
 
 
-def _is_file(path: Path) -> bool:
+def _quietly(test: Callable[[], bool]) -> bool:
+    """A filesystem test (``path.is_dir``...), False when the path cannot be read
+    (EACCES, ENAMETOOLONG, a symlink loop): that is the target's "not found"."""
     try:
-        return path.is_file()
+        return test()
     except (OSError, RuntimeError):
         return False
 
