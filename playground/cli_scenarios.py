@@ -36,7 +36,10 @@ from providers.settings import Settings
 def find_scenario(name: str) -> Path:
     """A path as given, else ``scenarios/NAME.yaml`` (so ``run chinese-qa`` works)."""
     path = Path(name)
-    if path.is_file() or path.suffix in (".yaml", ".yml"):
+    try:
+        if path.is_file() or path.suffix in (".yaml", ".yml"):
+            return path
+    except OSError:  # unreadable or too long: load_scenario says "cannot read the file"
         return path
     return SCENARIOS_DIR / f"{name}.yaml"
 

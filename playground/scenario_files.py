@@ -100,7 +100,7 @@ def load_all(paths: Iterable[Path]) -> tuple[list[Scenario], list[Problem]]:
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside cwd, or cannot be resolved
         return str(path)
 
 

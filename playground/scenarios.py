@@ -242,9 +242,13 @@ class Case(Strict):
         if document is None:
             return None
         path = _base_dir(info) / document
-        if not path.is_file():
-            raise ValueError(f"document {document!r} does not exist (looked in {path.parent})")
-        size = len(path.read_text(encoding="utf-8"))
+        try:
+            if not path.is_file():
+                raise ValueError(f"document {document!r} does not exist (looked in "
+                                 f"{path.parent})")
+            size = len(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:  # a located problem, not a crash
+            raise ValueError(f"document {document!r} cannot be read ({exc})") from None
         if size > MAX_PROMPT_CHARS:
             raise ValueError(f"document {document!r} has {size:,} characters; prompts are "
                              f"limited to {MAX_PROMPT_CHARS:,}")

@@ -27,13 +27,18 @@ def load_image(path: str | Path) -> ImageInput:
     Raises UnsupportedInputError with the file name and the reason otherwise.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UnsupportedInputError(f"Image {path.name!r} does not exist.")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise UnsupportedInputError(
-            f"Image {path.name!r} is {path.stat().st_size / 2**20:.1f} MB; the limit is "
-            f"{MAX_FILE_BYTES / 2**20:.0f} MB.")
-    return check_image(path.read_bytes(), path.name)
+    try:
+        if not path.is_file():
+            raise UnsupportedInputError(f"Image {path.name[:100]!r} does not exist.")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise UnsupportedInputError(
+                f"Image {path.name!r} is {path.stat().st_size / 2**20:.1f} MB; the limit is "
+                f"{MAX_FILE_BYTES / 2**20:.0f} MB.")
+        data = path.read_bytes()
+    except OSError as exc:  # permission denied, a name too long...: a message, not a crash
+        raise UnsupportedInputError(f"Image {path.name[:100]!r} cannot be read "
+                                    f"({exc.strerror or type(exc).__name__}).") from None
+    return check_image(data, path.name)
 
 
 def check_image(data: bytes, name: str = "image") -> ImageInput:

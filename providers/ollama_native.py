@@ -27,6 +27,7 @@ from providers.errors import (
 from providers.settings import EnvVar
 
 NS_PER_MS = 1_000_000
+PUBLIC_REFUSAL = "Ollama is not offered on this public server: its owner did not set OLLAMA_HOST."
 
 
 class OllamaProvider(Provider):
@@ -45,15 +46,22 @@ class OllamaProvider(Provider):
         not go to whatever listens on this machine's default port."""
         return self.public and not self.settings.get("OLLAMA_HOST")
 
+    def missing_settings(self) -> list[str]:
+        # On a public server the default address is not used: OLLAMA_HOST is required,
+        # so every check that lists missing settings stops before probing 127.0.0.1.
+        return ["OLLAMA_HOST"] if self.public_unset() else super().missing_settings()
+
     def not_ready_reason(self) -> str:
         if self.public_unset():
             return "not offered on this public server (OLLAMA_HOST is not set)"
         return super().not_ready_reason()
 
+    def public_refusal(self, model: str) -> str | None:
+        return PUBLIC_REFUSAL if self.public_unset() else None
+
     def check_configured(self) -> None:
         if self.public_unset():
-            raise ConfigError("Ollama is not offered on this public server: its owner did "
-                              "not set OLLAMA_HOST.", provider=self.id)
+            raise ConfigError(PUBLIC_REFUSAL, provider=self.id)
         super().check_configured()
 
     def client(self) -> ollama.AsyncClient:

@@ -142,3 +142,25 @@ def test_yaml_within_the_bounds_still_reads_aliases(tmp_path) -> None:
     path.write_text(text.replace("prompt: Hello?", "prompt: *p"))
     with pytest.raises(ScenarioFileError, match="unknown key 'x-shared'"):
         load_scenario(path)  # parsed fine; the extra key is the only problem
+
+
+UNREADABLE = ["/proc/1/root/x", "a" * 5_000]  # permission denied; file name too long
+
+
+@pytest.mark.parametrize("path", UNREADABLE)
+def test_unreadable_files_are_messages_not_tracebacks(path, env, server, tmp_path,
+                                                      capsys) -> None:
+    assert main(["compare", "--prompt", "hi", "--target", "nim:x", "--image",
+                 path + ".png"]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    assert main(["run", path]) == 2
+    assert "cannot read the file" in capsys.readouterr().err
+    assert main(["run", "chinese-qa", "--db", path + ".db"]) == 2
+    assert "cannot be used" in capsys.readouterr().err
+    pack = write_scenario(tmp_path, cases=[{"id": "one", "prompt": "hi", "document": path,
+                                            "images": [path + ".png"]}])
+    assert main(["run", str(pack)]) == 2
+    err = capsys.readouterr().err
+    assert "cases[0].document: document" in err and "cannot be read" in err
+    assert "cases[0].images: Image" in err
+    assert server.requests == []
