@@ -37,6 +37,8 @@ DEFAULT_TIMEOUT_S = 60.0
 # A 429 whose Retry-After is at most this long is retried once; longer ones fail at once.
 SHORT_RETRY_AFTER_S = 2.0
 DISPATCH_TURNS = 16
+
+
 class ProviderPool:
     """Provider instances reused across runs so HTTP connections are kept alive.
 
