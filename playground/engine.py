@@ -8,7 +8,6 @@ stream promptly and keeps the text received so far.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,11 +15,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import providers
 from playground.causes import explain_cut_off
 from playground.engine_limits import (configured_max_target_s, max_answer_chars,
-                                      positive_seconds)
+                                      over_cap, positive_seconds)
 from playground.metrics import Recorder, TargetResult
 from playground.token_counts import count_unreported_tokens
 from providers import Target
-from providers.base import ChatRequest, Notice, Provider, TextDelta
+from providers.base import ChatRequest, Notice, Provider
 from providers.errors import (
     BadResponseError,
     ProviderError,
@@ -246,16 +245,14 @@ class Comparison:
                         event = await anext(events)
                 except StopAsyncIteration:
                     break
-                if self._keep(event, recorder):
-                    recorder.apply(event, time.perf_counter())
-                    changed()
-                    continue
-                recorder.apply(self._cut(event, recorder), time.perf_counter())
+                cut = over_cap(event, len(recorder.result.text), self.max_answer_chars)
+                recorder.apply(event if cut is None else cut, time.perf_counter())
                 changed()
-                raise BadResponseError(
-                    f"{provider.title} kept sending past {self.max_answer_chars:,} "
-                    f"characters (max tokens: {request.max_tokens or 'not set'}); "
-                    "stopped reading.")
+                if cut is not None:
+                    raise BadResponseError(
+                        f"{provider.title} kept sending past {self.max_answer_chars:,} "
+                        f"characters (max tokens: {request.max_tokens or 'not set'}); "
+                        "stopped reading.")
             recorder.finish(time.perf_counter())
         except TimeoutError:
             self._fail(recorder, ProviderTimeoutError(
@@ -272,17 +269,6 @@ class Comparison:
                 f"Unexpected {type(exc).__name__} from {provider.title}: {exc}"))
         finally:
             await events.aclose()
-
-    def _keep(self, event: object, recorder: Recorder) -> bool:
-        """Whether ``event`` fits under the answer cap as it is (checked before it is
-        kept: one huge chunk must not reach memory or the browser whole)."""
-        return not isinstance(event, TextDelta) or \
-            len(recorder.result.text) + len(event.text) <= self.max_answer_chars
-
-    def _cut(self, event: TextDelta, recorder: Recorder) -> TextDelta:
-        """The part of ``event`` that fills the answer up to the cap."""
-        room = max(0, self.max_answer_chars - len(recorder.result.text))
-        return dataclasses.replace(event, text=event.text[:room])
 
     def _fail(self, recorder: Recorder, error: ProviderError) -> None:
         message = self._redacted(error.message)

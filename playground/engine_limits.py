@@ -3,10 +3,13 @@ check that no timeout it hands to asyncio is NaN, infinite or not above 0."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 from collections.abc import Mapping
+
+from providers.base import Event, TextDelta
 
 log = logging.getLogger("playground.engine")
 
@@ -47,3 +50,12 @@ def positive_seconds(name: str, value: float) -> float:
             or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number of seconds above 0, not {value!r}")
     return float(value)
+
+
+def over_cap(event: Event, kept: int, cap: int) -> TextDelta | None:
+    """None if ``event`` fits in an answer of ``kept`` characters capped at ``cap``;
+    otherwise the part of it that fills the answer to the cap, to keep before reading
+    stops (checked before a chunk is kept: one huge chunk must never be held whole)."""
+    if not isinstance(event, TextDelta) or kept + len(event.text) <= cap:
+        return None
+    return dataclasses.replace(event, text=event.text[:max(0, cap - kept)])
