@@ -164,3 +164,22 @@ def test_unreadable_files_are_messages_not_tracebacks(path, env, server, tmp_pat
     assert "cases[0].document: document" in err and "cannot be read" in err
     assert "cases[0].images: Image" in err
     assert server.requests == []
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"parameters": {"timeout_s": float("nan")}}, "parameters.timeout_s: Input should be a finite number"),
+    ({"parameters": {"timeout_s": float("inf")}}, "parameters.timeout_s: Input should be a finite number"),
+    ({"parameters": {"timeout_s": 10_000}}, "parameters.timeout_s: Input should be less than or equal to 600"),
+    ({"parameters": {"max_tokens": 10**9}}, "parameters.max_tokens: Input should be less than or equal to 32768"),
+    ({"parameters": {"seed": 10**23}}, "parameters.seed: Input should be less than or equal to 4294967295"),
+    ({"parameters": {"temperature": float("nan")}}, "parameters.temperature: Input should be a finite number"),
+    ({"repeats": float("inf")}, "repeats: Input should be a finite number"),
+    ({"warmup": float("nan")}, "warmup: Input should be a finite number"),
+    ({"cases": [{"id": "one", "prompt": "hi", "parameters": {"top_p": float("-inf")}}]},
+     "cases[0].parameters.top_p: Input should be a finite number"),
+])
+def test_scenario_numbers_are_finite_and_in_range(fields, says, env, server, tmp_path,
+                                                  capsys) -> None:
+    assert main(["run", str(write_scenario(tmp_path, **fields))]) == 2
+    assert says in capsys.readouterr().err
+    assert server.requests == []
