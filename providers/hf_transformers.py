@@ -133,7 +133,7 @@ class TransformersProvider(Provider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         key, load = self.loader(request.model)
-        folder = Path(key)
+        folder = Path(load.args[0])  # the folder loaded (a public server's: the cache's)
         if request.images and _quietly(folder.is_dir) and not any(
                 _quietly((folder / name).is_file) for name in PROCESSOR_FILES):
             raise no_images(request.model)
