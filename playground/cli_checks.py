@@ -8,12 +8,24 @@ import sqlite3
 from pathlib import Path
 
 from playground.reports import REPORT_FORMATS
+from playground.scenarios import SCENARIOS_DIR
 from playground.validate import number_problems
 
 # What a history database that cannot be used raises: sqlite3 for a corrupt, truncated
 # or unopenable file (a folder), RuntimeError for a newer schema (Store), ValueError and
 # IndexError for rows whose JSON or columns are not what this version wrote.
 DATABASE_ERRORS = (sqlite3.Error, OSError, RuntimeError, ValueError, IndexError)
+
+
+def find_scenario(name: str) -> Path:
+    """A path as given, else ``scenarios/NAME.yaml`` (so ``run chinese-qa`` works)."""
+    path = Path(name)
+    try:
+        if path.is_file() or path.suffix in (".yaml", ".yml"):
+            return path
+    except OSError:  # unreadable or too long: load_scenario says "cannot read the file"
+        return path
+    return SCENARIOS_DIR / f"{name}.yaml"
 
 
 def out_problems(out: str | None, flag: str = "--out") -> list[str]:

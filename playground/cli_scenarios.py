@@ -19,8 +19,8 @@ from typing import Any, TextIO
 import pandas as pd
 
 from playground.cli import command
-from playground.cli_checks import (DATABASE_ERRORS, database_message, out_problems,
-                                   run_count_problems)
+from playground.cli_checks import (DATABASE_ERRORS, database_message, find_scenario,
+                                   out_problems, run_count_problems)
 from playground.cli_tables import frame_text
 from playground.engine import ProviderPool
 from playground.reports import export, markdown, rows_frame, run_document, summarize
@@ -31,17 +31,6 @@ from playground.scenarios import SCENARIOS_DIR, Scenario
 from playground.store import Store, default_path
 from playground.validate import InputError
 from providers.settings import Settings
-
-
-def find_scenario(name: str) -> Path:
-    """A path as given, else ``scenarios/NAME.yaml`` (so ``run chinese-qa`` works)."""
-    path = Path(name)
-    try:
-        if path.is_file() or path.suffix in (".yaml", ".yml"):
-            return path
-    except OSError:  # unreadable or too long: load_scenario says "cannot read the file"
-        return path
-    return SCENARIOS_DIR / f"{name}.yaml"
 
 
 def parse_overrides(specs: Sequence[str]) -> dict[str, list[str]]:
