@@ -154,6 +154,8 @@ def test_public_mode_refuses_every_local_path_with_one_message(fakes, server, mo
                         "model list."}
     assert [str(t) for t in plan(["onnx:phi-tiny"], ChatRequest("", "hi"), public)] == \
         ["onnx:phi-tiny"]
+    from providers.readiness import REFUSED, target_readiness
+    assert {target_readiness(f"onnx:{p}", public).state for p in PROBES} == {REFUSED}
     assert server.requests == []
 
 
@@ -220,17 +222,26 @@ def test_unreadable_paths_are_refused_cleanly(fakes, server, tmp_path, probe) ->
 
 # --- finding 9: Ollama on a public server ----------------------------------------------
 
-def test_public_ollama_needs_the_owner_to_set_ollama_host(fakes, server) -> None:
+def test_public_ollama_needs_the_owner_to_set_ollama_host(fakes, server, monkeypatch) -> None:
+    from providers import readiness
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("a public server without OLLAMA_HOST must not probe Ollama")
     unset = {k: v for k, v in fakes.items() if k != "OLLAMA_HOST"}
     public = Settings({**unset, "PLAYGROUND_PUBLIC": "1"})
-    with pytest.raises(InputError, match="Ollama is not offered on this public server"):
-        plan(["ollama:phi3.5"], ChatRequest("", "hi"), public)
-    entries, note = asyncio.run(listed_models("ollama", public))
-    assert entries == [] and "OLLAMA_HOST is not set" in note
-    (result,) = run_engine(public, ["ollama:phi3.5"], ChatRequest("", "hi"))
-    assert result.status == "error" and "not offered" in result.error
+    with monkeypatch.context() as patched:
+        patched.setattr(readiness, "_ollama", no_probe)
+        found = readiness.target_readiness("ollama:phi3.5", public)
+        assert found.state == readiness.REFUSED and "not offered" in found.message
+        assert readiness.provider_readiness("ollama", public).state == readiness.NEEDS_KEY
+        with pytest.raises(InputError, match="Ollama is not offered on this public server"):
+            plan(["ollama:phi3.5"], ChatRequest("", "hi"), public)
+        entries, note = asyncio.run(listed_models("ollama", public))
+        assert entries == [] and "OLLAMA_HOST is not set" in note
+        (result,) = run_engine(public, ["ollama:phi3.5"], ChatRequest("", "hi"))
+        assert result.status == "error" and "not offered" in result.error
     assert server.requests == []  # (and nothing listens on 11434 in the tests)
-    # Set by the owner: allowed, even in public mode.
+    # Set by the owner: allowed (and probed), even in public mode.
     assert plan(["ollama:phi3.5"], ChatRequest("", "hi"), Settings({**fakes,
                                                                     "PLAYGROUND_PUBLIC": "1"}))
 
