@@ -93,6 +93,8 @@ class Comparison:
         self._tasks: list[asyncio.Task[None]] = []
         self._preparing: asyncio.Task[list[Provider | None]] | None = None
         self._ready: list[Provider | None] = []  # each target's provider, once prepared
+        # Index -> (the request as its provider fitted it, notices about the fitting).
+        self._requests: dict[int, tuple[ChatRequest, list[str]]] = {}
         self._stop_requested = False
 
     async def run(self) -> list[TargetResult]:
@@ -182,7 +184,25 @@ class Comparison:
             except ProviderError as exc:
                 Recorder(result).fail(exc, time.perf_counter(), self._redacted(exc.message))
                 ready.append(None)
+        await self._prepare_requests(ready)
         return ready
+
+    async def _prepare_requests(self, ready: list[Provider | None]) -> None:
+        """Each provider fits its request (image downscaling and the like) in a worker
+        thread, all at once, before any clock starts: CPU work must neither stall the
+        event loop (every session's streams) nor land inside a TTFT. A target whose
+        request cannot be fitted records the error and is not dispatched."""
+        async def fit(index: int, provider: Provider) -> None:
+            request = self.request.with_model(self.targets[index].model)
+            try:
+                self._requests[index] = await asyncio.to_thread(provider.prepare_request,
+                                                                request)
+            except ProviderError as exc:
+                Recorder(self.results[index]).fail(exc, time.perf_counter(),
+                                                   self._redacted(exc.message))
+                ready[index] = None
+
+        await asyncio.gather(*(fit(i, p) for i, p in enumerate(ready) if p is not None))
 
     async def _run_target(self, index: int, provider: Provider | None,
                           queue: asyncio.Queue[int | None]) -> None:
@@ -201,8 +221,11 @@ class Comparison:
 
     async def _stream_target(self, target: Target, provider: Provider, recorder: Recorder,
                              changed: Callable[[], None]) -> None:
-        request = self.request.with_model(target.model)
+        index = self.targets.index(target)
+        request, notes = self._requests.get(index, (self.request.with_model(target.model), []))
         recorder.start(time.perf_counter())
+        for note in notes:
+            recorder.apply(Notice(note), time.perf_counter())
         changed()
         try:
             await self._attempt(provider, request, recorder, changed)
