@@ -12,9 +12,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
-import providers
 from playground.causes import explain_cut_off
 from playground.metrics import Recorder, TargetResult
+from playground.pool import ProviderPool
+from playground.scrub import AnswerScrubber
 from playground.token_counts import count_unreported_tokens
 from providers import Target
 from providers.base import ChatRequest, Notice, Provider
@@ -42,36 +43,6 @@ def max_answer_chars(max_tokens: int | None) -> int:
     return max(4_000, max_tokens * 32) if max_tokens else 400_000
 
 
-class ProviderPool:
-    """Provider instances reused across runs so HTTP connections are kept alive.
-
-    Instances are keyed by provider id and the values of the settings that provider
-    reads, so sessions with different keys never share a client. A pool belongs to
-    one event loop (the SDK clients do).
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._instances: dict[tuple[str, str], Provider] = {}
-
-    def get(self, provider_id: str, settings: Settings | None = None) -> Provider:
-        """A configured provider; raises ConfigError naming any missing variable."""
-        settings = settings or self.settings
-        cls = providers.PROVIDERS[provider_id]
-        key = (provider_id, settings.fingerprint(v.name for v in cls.env))
-        if key not in self._instances:
-            instance = providers.create(provider_id, settings)
-            instance.check_configured()
-            self._instances[key] = instance
-        return self._instances[key]
-
-    async def aclose(self) -> None:
-        """Close every provider's clients."""
-        for instance in self._instances.values():
-            await instance.aclose()
-        self._instances.clear()
-
-
 class Comparison:
     """One :class:`ChatRequest` sent to several targets at once.
 
@@ -93,6 +64,7 @@ class Comparison:
         self._tasks: list[asyncio.Task[None]] = []
         self._preparing: asyncio.Task[list[Provider | None]] | None = None
         self._ready: list[Provider | None] = []  # each target's provider, once prepared
+        self._held: list[Provider] = []  # acquired from the pool, released at the end
         # Index -> (the request as its provider fitted it, notices about the fitting).
         self._requests: dict[int, tuple[ChatRequest, list[str]]] = {}
         self._stop_requested = False
@@ -131,6 +103,9 @@ class Comparison:
             self._settle_undispatched()
             if self.wall_ms is None:
                 self.wall_ms = (time.perf_counter() - started) * 1000.0
+            for provider in self._held:
+                await self.pool.release(provider)
+            self._held.clear()
 
     async def _dispatch(self, queue: asyncio.Queue[int | None]) -> int:
         """Prepare every provider, then start one task per target; returns how many
@@ -178,7 +153,8 @@ class Comparison:
         ready: list[Provider | None] = []
         for target, result in zip(self.targets, self.results):
             try:
-                provider = self.pool.get(target.provider, self.settings)
+                provider = self.pool.acquire(target.provider, self.settings)
+                self._held.append(provider)
                 await provider.prepare(target.model)
                 ready.append(provider)
             except ProviderError as exc:
@@ -247,6 +223,7 @@ class Comparison:
                        changed: Callable[[], None]) -> None:
         """Stream one request to the end, recording every event; errors end the target."""
         events = provider.stream(request)
+        scrubber = AnswerScrubber(self.settings.secret_values())  # a key echoed back
         try:
             while True:
                 try:
@@ -254,13 +231,14 @@ class Comparison:
                         event = await anext(events)
                 except StopAsyncIteration:
                     break
-                recorder.apply(event, time.perf_counter())
+                recorder.apply(scrubber.event(event), time.perf_counter())
                 changed()
                 if len(recorder.result.text) > self.max_answer_chars:
                     raise BadResponseError(
                         f"{provider.title} kept sending past {self.max_answer_chars:,} "
                         f"characters (max tokens: {request.max_tokens or 'not set'}); "
                         "stopped reading.")
+            recorder.result.text += scrubber.flush()  # held back: it was not a key
             recorder.finish(time.perf_counter())
         except TimeoutError:
             self._fail(recorder, ProviderTimeoutError(

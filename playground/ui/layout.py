@@ -204,6 +204,8 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     f["add"].click(page.add_target, [f["targets"], f["provider"], f["model"]],
                    f["targets"], api_visibility="private")
     view = [keys_status, f["provider"], providers_md]
-    save.click(page.save_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
+    save.click(page.save_session_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
                api_visibility="private")
+    # The tab closed (its heartbeat ended): drop its keys and the clients built on them.
+    demo.unload(runs.end_session)
     clear.click(page.clear_keys, None, [keys, *key_boxes, *view], api_visibility="private")
