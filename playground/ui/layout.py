@@ -21,7 +21,7 @@ from playground.ui import local_panel, presets, render, scenarios_tab
 from playground.ui.handlers import N_SLOTS, RunHandlers
 from playground.ui.page import PageHandlers, catalog_targets
 from playground.ui.picker import provider_options
-from playground.ui.session import Sessions
+from playground.ui.session import Sessions, session_capacity
 from providers.settings import Settings
 
 TITLE = "SLM Playground"
@@ -37,8 +37,12 @@ CSS = """
 """
 
 
-def launch_options() -> dict[str, Any]:
-    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling at launch).
+def launch_options(policy: Policy | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling and the upload
+    limit at launch; a Space runs ``python app.py``, which launches with these).
+
+    Uploads larger than ``PLAYGROUND_MAX_UPLOAD_MB`` (default 20, one image's limit)
+    are refused by Gradio's upload route before they are stored.
 
     Gradio keeps a copy of every component's config per session (about 1 MB for this
     page) for an hour after the tab closes; ``PLAYGROUND_SESSION_CAPACITY`` (default
@@ -46,10 +50,10 @@ def launch_options() -> dict[str, Any]:
     on a busy Space. Gradio's own run history is off: it would keep every prompt and
     answer in the visitor's browser; the playground has its exports and history.
     """
+    policy = policy or Policy.from_env()
     return {"theme": gr.themes.Soft(), "css": CSS, "footer_links": ["api", "gradio"],
-            "state_session_capacity": Settings.load().integer("PLAYGROUND_SESSION_CAPACITY",
-                                                              1000, maximum=1_000_000),
-            "run_history": False}
+            "state_session_capacity": session_capacity(),
+            "max_file_size": policy.max_upload_mb * 2**20, "run_history": False}
 
 
 def queue_options() -> dict[str, Any]:

@@ -9,7 +9,6 @@ settings for that session only (``playground.policy.session_settings``).
 from __future__ import annotations
 
 import asyncio
-import os
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -56,7 +55,7 @@ def session_key(request: object | None) -> str:
 def session_capacity() -> int:
     """How many sessions Gradio keeps (``PLAYGROUND_SESSION_CAPACITY``, default 1000);
     the per-session keys kept here follow the same bound."""
-    return int(os.environ.get("PLAYGROUND_SESSION_CAPACITY") or 1000)
+    return Settings.load().integer("PLAYGROUND_SESSION_CAPACITY", 1000, maximum=1_000_000)
 
 
 class Sessions:
@@ -82,6 +81,7 @@ class Sessions:
         # Session -> its settings, for sessions that typed keys of their own; least
         # recently used first out past the capacity (Gradio drops those sessions too).
         self._own_keys: OrderedDict[str, Settings] = OrderedDict()
+        self._capacity = session_capacity()
 
     def settings_for(self, values: Mapping[str, str] | None) -> Settings:
         """This session's settings (raises InputError for values the policy refuses)."""
@@ -97,7 +97,7 @@ class Sessions:
         self._redaction.hold(session, own)
         self._own_keys[session] = settings
         self._own_keys.move_to_end(session)
-        while len(self._own_keys) > session_capacity():
+        while len(self._own_keys) > self._capacity:
             gone, _ = self._own_keys.popitem(last=False)
             self._redaction.release(gone)
 
