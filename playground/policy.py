@@ -4,6 +4,8 @@
 custom endpoints from the browser are refused (no server-side request forgery to
 internal addresses), keys are per session only, per-session limits apply, and the
 server's own keys can be withheld from visitors with ``PLAYGROUND_SHARE_SERVER_KEYS=0``.
+It also turns on the limits a client cannot choose around (``playground.limits``): runs
+per client address and a budget of requests on the server's own keys.
 """
 
 from __future__ import annotations

@@ -79,22 +79,23 @@ class ProviderPool:
 
     async def sweep(self) -> int:
         """Close and drop instances built for other settings than the pool's own that
-        nobody used since the previous sweep (so: idle for at least one sweep period);
-        returns how many."""
+        nobody acquired since the previous sweep and nobody holds (so: idle for at least
+        one sweep period); returns how many."""
         own = {self._key(p, self.settings) for p, _ in self._instances}
-        idle = [k for k in self._instances if k not in own and k not in self._touched]
+        idle = [k for k, instance in self._instances.items()
+                if k not in own and k not in self._touched and id(instance) not in self._busy]
         self._touched.clear()
         return await self._drop(idle)
 
     async def _drop(self, keys: list[tuple[str, str]]) -> int:
-        for key in keys:
-            instance = self._instances.pop(key)
+        dropped = [(key, self._instances.pop(key)) for key in keys if key in self._instances]
+        for key, instance in dropped:  # all out of the pool first: closing awaits
             self._touched.discard(key)
             if id(instance) in self._busy:
                 self._retiring[id(instance)] = instance
             else:
                 await instance.aclose()
-        return len(keys)
+        return len(dropped)
 
     def __len__(self) -> int:
         """Open instances, including those closing when their comparison ends."""
