@@ -5,9 +5,11 @@ the upload size limit."""
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 import requests
 from gradio_client import Client
@@ -15,6 +17,8 @@ from gradio_client import Client
 from playground.limits import ServerKeyBudget, client_address
 from playground.policy import Policy
 from playground.ui import layout
+from playground.ui.scenarios_tab import ScenarioTab
+from playground.ui.session import Sessions
 from providers.errors import RateLimitError
 from providers.settings import Settings
 from tests.fakes.server import FakeServer
@@ -189,3 +193,50 @@ def test_gradio_gets_the_upload_limit_at_launch(monkeypatch) -> None:
     monkeypatch.setenv("PLAYGROUND_MAX_UPLOAD_MB", "5")
     assert layout.launch_options()["max_file_size"] == 5 * 2**20
     assert layout.launch_options(Policy())["max_file_size"] == 20 * 2**20
+
+
+def test_one_scenario_per_address_whatever_the_session_id(fakes, behaviours, monkeypatch,
+                                                          tmp_path) -> None:
+    from tests.scenario_support import answering
+
+    monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "history.db"))
+    answering(behaviours)
+    behaviours.default.interval_s = 0.05
+    tab = ScenarioTab(Sessions(Settings(fakes), Policy(public=True,
+                                                       max_scenarios_per_address=1)))
+
+    async def go() -> str:
+        first = tab.run("chinese-qa", 1, {}, request=request("203.0.113.5", name="a"))
+        await anext(first)
+        try:
+            with pytest.raises(gr.Error) as caught:  # same address, a new session id
+                await anext(tab.run("chinese-qa", 1, {},
+                                    request=request("203.0.113.5", name="b")))
+            other = tab.run("chinese-qa", 1, {}, request=request("198.51.100.7", name="c"))
+            await anext(other)  # another address is not limited
+            await other.aclose()
+            return caught.value.message
+        finally:
+            await first.aclose()
+
+    assert "Your address already runs 1 scenario" in asyncio.run(go())
+
+
+def test_a_scenario_run_is_charged_per_upstream_request(fakes, behaviours, monkeypatch,
+                                                        tmp_path) -> None:
+    from tests.scenario_support import answering
+
+    monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "history.db"))
+    answering(behaviours)
+    sessions = Sessions(Settings.load(dotenv_path=None, environ=fakes),
+                        Policy(public=True, server_key_budget_per_min=4))
+    tab = ScenarioTab(sessions)
+
+    async def go() -> list:
+        return [out async for out in tab.run("chinese-qa", 1, {}, request=request("10.1.1.1"))]
+
+    progress, table, _, _ = asyncio.run(go())[-1]
+    statuses = list(table["status"])
+    assert statuses.count("ok") == 4 and sessions.budget.used()["minute"] == 4
+    assert statuses.count("error") == len(statuses) - 4
+    assert progress.startswith("Done:")
