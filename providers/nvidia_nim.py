@@ -9,6 +9,9 @@ for the Phi-3-vision model).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -72,11 +75,29 @@ class NimProvider(OpenAIStyleProvider):
             yield event
 
 
+# One fitting at a time, its result remembered: six targets (or sessions) sending the same
+# 39 MP photo decode it once, and only one decoded photo (~250 MB) is in memory at once.
+_FIT_LOCK = threading.Lock()
+_FITTED: OrderedDict[tuple[bytes, str], tuple[ImageInput, str | None]] = OrderedDict()
+_FITTED_KEPT = 8  # fitted images are at most ~135 kB each
+
+
 def fit_images(images: tuple[ImageInput, ...]) -> tuple[tuple[ImageInput, ...], list[str]]:
-    """Every image within the route's inline limit, and a note for each one downscaled."""
+    """Every image within the route's inline limit, and a note for each one downscaled
+    (CPU-heavy for a big photo: call it from a worker thread)."""
     fitted, notes = [], []
     for image in images:
-        small, note = fit_base64(image, VLM_INLINE_LIMIT)
+        if 4 * ((len(image.data) + 2) // 3) <= VLM_INLINE_LIMIT:  # its base64 fits as is
+            fitted.append(image)
+            continue
+        key = (hashlib.sha256(image.data).digest(), image.name)
+        with _FIT_LOCK:
+            if key not in _FITTED:
+                _FITTED[key] = fit_base64(image, VLM_INLINE_LIMIT)
+                while len(_FITTED) > _FITTED_KEPT:
+                    _FITTED.popitem(last=False)
+            _FITTED.move_to_end(key)
+            small, note = _FITTED[key]
         fitted.append(small)
         if note:
             notes.append(note)

@@ -14,7 +14,9 @@ from PIL import Image
 import providers
 from playground.engine import Comparison, ProviderPool
 from providers.base import ChatRequest, ImageInput
-from providers.nvidia_nim import VLM_INLINE_LIMIT, fit_images
+from providers import nvidia_nim
+from providers.images import fit_base64
+from providers.nvidia_nim import VLM_INLINE_LIMIT
 from tests.fakes.server import FakeServer
 
 VLM = "nim:microsoft/phi-3-vision-128k-instruct"
@@ -34,7 +36,7 @@ def test_big_image_is_fitted_off_the_loop_and_before_the_clock(server: FakeServe
     image = noisy_jpeg()
     assert len(image.base64()) > VLM_INLINE_LIMIT
     began = time.perf_counter()
-    fit_images((image,))  # how long fitting this image takes on this machine, now
+    fit_base64(image, VLM_INLINE_LIMIT)  # how long fitting takes here, now (not cached)
     fit_s = time.perf_counter() - began
 
     async def go() -> tuple[list, list[float]]:
@@ -82,3 +84,28 @@ def test_a_direct_stream_still_fits_the_image(settings) -> None:
     events = collect("nim", settings, ChatRequest("microsoft/phi-3-vision-128k-instruct",
                                                   "Hi", images=(noisy_jpeg(1600, 1200),)))
     assert any("downscaled" in getattr(e, "message", "") for e in events)
+
+
+def test_six_targets_with_one_photo_fit_it_once(settings, monkeypatch) -> None:
+    """One fitting at a time, remembered: the same photo is decoded once, and never two
+    decoded photos at once (memory)."""
+    calls: list[str] = []
+
+    def counted(image: ImageInput, max_chars: int):
+        calls.append(image.name)
+        return fit_base64(image, max_chars)
+
+    monkeypatch.setattr(nvidia_nim, "fit_base64", counted)
+    request = ChatRequest("", "Describe the image.", images=(noisy_jpeg(1600, 1200),))
+
+    async def go() -> list:
+        pool = ProviderPool(settings)
+        try:
+            return await Comparison(request, [providers.parse_target(VLM)] * 6, pool).run()
+        finally:
+            await pool.aclose()
+
+    results = asyncio.run(go())
+    assert [r.status for r in results] == ["ok"] * 6
+    assert all(any("downscaled" in n for n in r.notices) for r in results)
+    assert calls == ["big.jpg"]
