@@ -58,6 +58,9 @@ async def measure(settings: Settings, image: ImageInput, targets: int) -> None:
             await asyncio.sleep(0.005)
 
     pool = ProviderPool(settings)
+    # Warm-up without an image: the SDK client's setup (its TLS context, tens of ms on
+    # the loop) happens once per pool, not per comparison, and is not measured here.
+    await Comparison(ChatRequest("", "Hello?"), [providers.parse_target(VLM)], pool).run()
     ticking = asyncio.create_task(heartbeat())
     started = time.perf_counter()
     try:

@@ -21,7 +21,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from providers.base import ChatRequest, Event, ImageInput, Notice
 from providers.catalog import NIM_VLM_MODELS
-from providers.images import fit_base64
+from providers.images import base64_chars, fit_base64
 from providers.openai_compat import OpenAIStyleProvider, sampling_options
 from providers.settings import EnvVar
 
@@ -87,7 +87,7 @@ def fit_images(images: tuple[ImageInput, ...]) -> tuple[tuple[ImageInput, ...], 
     (CPU-heavy for a big photo: call it from a worker thread)."""
     fitted, notes = [], []
     for image in images:
-        if 4 * ((len(image.data) + 2) // 3) <= VLM_INLINE_LIMIT:  # its base64 fits as is
+        if base64_chars(image.data) <= VLM_INLINE_LIMIT:  # fits as it is
             fitted.append(image)
             continue
         key = (hashlib.sha256(image.data).digest(), image.name)

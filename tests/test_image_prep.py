@@ -22,7 +22,7 @@ from tests.fakes.server import FakeServer
 VLM = "nim:microsoft/phi-3-vision-128k-instruct"
 
 
-def noisy_jpeg(width: int = 4000, height: int = 3000) -> ImageInput:
+def noisy_jpeg(width: int = 6000, height: int = 4000) -> ImageInput:
     """A photo-sized JPEG that does not compress (noise): far over the inline limit."""
     img = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
     buffer = io.BytesIO()
