@@ -18,13 +18,18 @@ export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
   -r requirements.txt -r requirements-llamacpp.txt
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not
-# reachable here). Install it when missing and we are allowed to.
-if ! command -v chromium >/dev/null 2>&1; then
+# reachable here), and draw Chinese with Noto CJK (without it the lesson's Chinese shows
+# as boxes and tests/browser/test_look_browser.py fails). Install what is missing when
+# we are allowed to.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "warning: could not install chromium; browser tests will fail" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+      || echo "warning: could not install ${missing[*]}; browser tests will fail" >&2
   else
-    echo "warning: chromium is missing and cannot be installed here; browser tests will fail" >&2
+    echo "warning: ${missing[*]} missing and cannot be installed here; browser tests will fail" >&2
   fi
 fi
 

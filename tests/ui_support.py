@@ -9,6 +9,8 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from pandas.io.formats.style import Styler
+
 from playground.policy import Policy
 from playground.ui.handlers import COMPARE_OUTPUTS, RunHandlers
 from playground.ui.session import Sessions
@@ -18,13 +20,17 @@ SKIP = {"__type__": "update"}
 
 
 def unpack(outputs: list[Any]) -> dict[str, Any]:
-    """Compare's output list as named groups (see handlers.COMPARE_OUTPUTS)."""
+    """Compare's output list as named groups (see handlers.COMPARE_OUTPUTS). The table
+    goes out as a Styler (each target's colour); its data is kept under "table" and the
+    Styler itself under "table_style"."""
     assert len(outputs) == sum(COMPARE_OUTPUTS.values())
     named, at = {}, 0
     for name, size in COMPARE_OUTPUTS.items():
         part = outputs[at:at + size]
         named[name] = part[0] if size == 1 else part
         at += size
+    if isinstance(named["table"], Styler):
+        named["table_style"], named["table"] = named["table"], named["table"].data
     return named
 
 

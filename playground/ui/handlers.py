@@ -20,6 +20,7 @@ from playground.metrics import TargetResult
 from playground.limits import SlotLimiter, client_address
 from playground.policy import SessionLimiter
 from playground.ui import render
+from playground.ui.attach import image_paths
 from playground.ui.exports import RunRecord, write_exports
 from playground.ui.live import Frame, LiveRun
 from playground.ui.session import Sessions, session_key
@@ -35,12 +36,13 @@ COMPARE_OUTPUTS = {"slots": N_SLOTS, "status": N_SLOTS, "answers": N_SLOTS, "tab
 SKIP: dict[str, Any] = {"__type__": "update"}  # gr.skip(): leave this output as it is
 
 
-def build_request(prompt: str | None, system: str | None, files: Sequence[str] | None,
+def build_request(prompt: str | None, system: str | None, files: Sequence[Any] | None,
                   max_tokens: float | None, temperature: float | None, top_p: float | None,
                   seed: float | None) -> ChatRequest:
-    """The request from the form; unreadable images raise InputError naming each file."""
+    """The request from the form; ``files`` are paths or the thumbnails' ``(path,
+    caption)`` pairs. Unreadable images raise InputError naming each file."""
     images, problems = [], []
-    for path in files or ():
+    for path in image_paths(files):
         try:
             images.append(load_image(path))
         except ProviderError as exc:
@@ -135,9 +137,14 @@ class RunHandlers:
         """Charts of TTFT, total time and decode tokens/s, and the CSV/JSON downloads."""
         if record is None:
             return [SKIP] * (len(render.CHARTS) + 2)
-        order = [r.target for r in record.results]  # bars in target order, not A-Z
-        charts = [gr.update(value=render.chart_frame(record.results, metric), sort=order,
-                            visible=True) for metric in render.CHARTS]
+        colours = render.chart_colours(record.results)
+        order = list(colours)  # bars in target order, not A-Z
+        frames = [render.chart_frame(record.results, metric) for metric in render.CHARTS]
+        # A chart with no bar (every target failed) is hidden, not drawn empty.
+        # Labels turn when more than three bars would make them collide.
+        angle = 0 if len(order) <= 3 else -40
+        charts = [gr.update(value=frame, sort=order, color_map=colours, x_label_angle=angle,
+                            visible=not frame.empty) for frame in frames]
         csv_path, json_path = write_exports(record)
         return [*charts, gr.update(value=str(csv_path), visible=True),
                 gr.update(value=str(json_path), visible=True)]
@@ -153,7 +160,8 @@ def first_outputs(results: Sequence[TargetResult]) -> list[Any]:
     status = _padded([render.status_line(r) for r in results], "")
     answers = _padded(["" for _ in results], "")
     hidden = [gr.update(visible=False)] * (len(render.CHARTS) + 2)
-    return [*slots, *status, *answers, render.metrics_table(results), None, *hidden]
+    table = render.styled_table(render.metrics_table(results))
+    return [*slots, *status, *answers, table, None, *hidden]
 
 
 def frame_outputs(results: Sequence[TargetResult], frame: Frame, sent: dict[str, Any],
@@ -179,6 +187,8 @@ def frame_outputs(results: Sequence[TargetResult], frame: Frame, sent: dict[str,
         status[i] = fresh(f"s{i}", render.status_line(results[i]))
         answers[i] = fresh(f"a{i}", render.answer_text(results[i]))
     table = fresh("table", render.metrics_table(results)) if frame.table else SKIP
+    if isinstance(table, pd.DataFrame):
+        table = render.styled_table(table)
     rest = [SKIP] * (len(render.CHARTS) + 2)
     return [*[SKIP] * N_SLOTS, *status, *answers, table, record if frame.final else SKIP,
             *rest]

@@ -17,7 +17,7 @@ import gradio as gr
 
 from playground.policy import Policy
 from playground.preload import start_preload
-from playground.ui import local_panel, presets, render, scenarios_tab
+from playground.ui import attach, local_panel, presets, render, scenarios_tab, style
 from playground.ui.handlers import N_SLOTS, RunHandlers
 from playground.ui.page import PageHandlers, catalog_targets
 from playground.ui.picker import provider_options
@@ -25,16 +25,9 @@ from playground.ui.session import Sessions, session_capacity
 from providers.settings import Settings
 
 TITLE = "SLM Playground"
-INTRO = ("Send one prompt (and optional images) to up to six models at once, watch every "
-         "answer stream side by side, and compare time to first token, total time, token "
-         "counts and speed. All times are measured by the engine from each request's "
-         "dispatch (`time.perf_counter`).")
-# Panes keep a third of the row even when fewer are visible (4 targets: 3 + 1, not 3 + a
-# full-width one).
-CSS = """
-.pane-slot {flex: 0 1 calc(33.333% - var(--layout-gap)) !important; min-width: 320px !important}
-.status-line p {margin: 0}
-"""
+# One line at 1280 px: every line above the panes pushes the answers down.
+INTRO = ("One prompt (and images) to up to six models at once: watch the answers race and "
+         "compare time to first token, total time, tokens and speed.")
 
 
 def launch_options(policy: Policy | None = None) -> dict[str, Any]:
@@ -51,7 +44,8 @@ def launch_options(policy: Policy | None = None) -> dict[str, Any]:
     answer in the visitor's browser; the playground has its exports and history.
     """
     policy = policy or Policy.from_env()
-    return {"theme": gr.themes.Soft(), "css": CSS, "footer_links": ["api", "gradio"],
+    return {"theme": gr.themes.Soft(), "css": style.css(N_SLOTS),
+            "footer_links": ["api", "gradio"],
             "state_session_capacity": session_capacity(),
             "max_file_size": policy.max_upload_mb * 2**20, "run_history": False}
 
@@ -72,7 +66,7 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
     start_preload(sessions.settings)  # PLAYGROUND_PRELOAD_MODELS, in a background thread
     runs, page = RunHandlers(sessions), PageHandlers(sessions)
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="intro")
         keys = gr.State({})
         base_url = gr.State("/")
         with gr.Tab("Compare", id="compare"):
@@ -80,9 +74,11 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
             panes = _panes()
             table = gr.Dataframe(render.metrics_table([]), headers=render.TABLE_COLUMNS,
                                  datatype=render.TABLE_TYPES, interactive=False,
-                                 max_height=320, label="Metrics (engine-measured)",
+                                 max_height=320, wrap=True,
+                                 column_widths=render.column_widths(),
+                                 label="Metrics (engine-measured)",
                                  elem_id="metrics")
-            charts, downloads = _results()
+            charts, downloads, form["share"] = _results()
             record = gr.State(None)
         with gr.Tab(scenarios_tab.TAB_TITLE, id="scenarios"):
             scenarios_tab.build(sessions, keys)
@@ -97,69 +93,100 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
 
 
 def _form(sessions: Sessions) -> dict[str, Any]:
+    """The inputs, kept compact so that the answers start on the first screen."""
     f: dict[str, Any] = {}
     with gr.Row():
         f["preset"] = gr.Dropdown([p.name for p in presets.presets()], value=None,
                                   label="Lesson presets", scale=1, elem_id="preset")
         f["targets"] = gr.Dropdown(catalog_targets(), value=[], multiselect=True,
-                                   max_choices=N_SLOTS, allow_custom_value=True, scale=2,
+                                   max_choices=N_SLOTS, allow_custom_value=True, scale=1,
                                    label="Targets (1-6, PROVIDER:MODEL)", elem_id="targets")
-    with gr.Accordion("Add a target from a provider's models", open=False,
-                      elem_id="picker"):
-        with gr.Row():
-            f["provider"] = gr.Dropdown(provider_options(sessions.settings), value=None,
-                                        label="Provider", elem_id="provider")
-            f["model"] = gr.Dropdown([], value=None, allow_custom_value=True, label="Model",
-                                     elem_id="model")
-            f["add"] = gr.Button("Add target", elem_id="add-target", scale=0)
-        f["models_note"] = gr.Markdown(elem_id="models-note")
-    f["prompt"] = gr.Textbox(label="Prompt", lines=3, elem_id="prompt")
-    f["system"] = gr.Textbox(label="System prompt (optional)", lines=1, elem_id="system")
-    f["files"] = gr.File(label="Images (optional, vision models)", file_count="multiple",
-                         file_types=["image"], type="filepath", elem_id="images")
-    with gr.Accordion("Parameters", open=False):
-        with gr.Row():
-            f["max_tokens"] = gr.Number(512, label="Max tokens", precision=0, minimum=1)
-            f["temperature"] = gr.Number(None, label="Temperature (empty: service default)",
-                                         minimum=0, maximum=2)
-            f["top_p"] = gr.Number(None, label="top_p (empty: service default)",
-                                   minimum=0, maximum=1)
-            f["seed"] = gr.Number(None, label="Seed (empty: none)", precision=0)
-            f["timeout"] = gr.Number(60, label="Idle timeout per target (s)", minimum=1)
     with gr.Row():
-        f["go"] = gr.Button("Compare", variant="primary", elem_id="compare-btn")
-        f["stop"] = gr.Button("Stop", variant="stop", elem_id="stop-btn")
-    f["share"] = gr.Textbox(label="Share link (targets and prompts, never keys)",
-                            buttons=["copy"], interactive=False, elem_id="share-link")
+        # One line each, growing with the text (max_lines): room for the answers.
+        f["prompt"] = gr.Textbox(label="Prompt", lines=1, max_lines=8, scale=3,
+                                 elem_id="prompt")
+        f["system"] = gr.Textbox(label="System prompt (optional)", lines=1, max_lines=4,
+                                 scale=2, elem_id="system")
+    # Thumbnails of the attached images; the row shows only while there are some.
+    with gr.Row(elem_id="images-row", visible=False) as f["images_row"]:
+        f["files"] = gr.Gallery(None, label="Images", show_label=False, columns=8,
+                                height=96, object_fit="contain", allow_preview=False,
+                                interactive=False, file_types=["image"], type="filepath",
+                                elem_id="images")
+        f["clear_images"] = gr.Button("Remove images", size="sm", scale=0,
+                                      elem_id="clear-images")
+    _options(f, sessions)
+    with gr.Row():
+        f["attach"] = gr.UploadButton("+ Attach images", file_count="multiple",
+                                      file_types=["image"], type="filepath", scale=1,
+                                      elem_id="attach-images")
+        f["go"] = gr.Button("Compare", variant="primary", scale=3, elem_id="compare-btn")
+        f["stop"] = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-btn")
     return f
 
 
+def _options(f: dict[str, Any], sessions: Sessions) -> None:
+    """The target picker and the parameters, side by side and collapsed."""
+    with gr.Row():
+        with gr.Column(scale=3), gr.Accordion("Add a target from a provider's models",
+                                              open=False, elem_id="picker"):
+            with gr.Row():
+                f["provider"] = gr.Dropdown(provider_options(sessions.settings), value=None,
+                                            label="Provider", elem_id="provider")
+                f["model"] = gr.Dropdown([], value=None, allow_custom_value=True,
+                                         label="Model", elem_id="model")
+                f["add"] = gr.Button("Add target", elem_id="add-target", scale=0)
+            f["models_note"] = gr.Markdown(elem_id="models-note")
+        with gr.Column(scale=2), gr.Accordion("Parameters", open=False,
+                                              elem_id="parameters"):
+            with gr.Row():
+                f["max_tokens"] = gr.Number(512, label="Max tokens", precision=0, minimum=1)
+                f["temperature"] = gr.Number(None, minimum=0, maximum=2,
+                                             label="Temperature (empty: default)")
+                f["top_p"] = gr.Number(None, minimum=0, maximum=1,
+                                       label="top_p (empty: default)")
+            with gr.Row():
+                f["seed"] = gr.Number(None, label="Seed (empty: none)",
+                                      precision=0)
+                f["timeout"] = gr.Number(60, label="Idle timeout per target (s)", minimum=1)
+
+
 def _panes() -> dict[str, list[Any]]:
+    """Six pane slots in one grid (``style.css``): status line on top, answer below."""
     panes: dict[str, list[Any]] = {"slots": [], "status": [], "answers": []}
-    for row in range(2):
-        with gr.Row(equal_height=True):
-            for i in range(row * 3, row * 3 + 3):
-                with gr.Column(visible=False, elem_id=f"slot-{i}",
-                               elem_classes="pane-slot") as slot:
-                    panes["status"].append(gr.Markdown(elem_id=f"status-{i}",
-                                                       elem_classes="status-line"))
-                    panes["answers"].append(gr.Markdown(
-                        height=320, container=True, elem_id=f"answer-{i}",
-                        elem_classes="pane-answer"))
-                panes["slots"].append(slot)
+    with gr.Row(elem_id="panes"):
+        for i in range(N_SLOTS):
+            with gr.Column(visible=False, elem_id=f"slot-{i}",
+                           elem_classes="pane-slot") as slot:
+                panes["status"].append(gr.Markdown(elem_id=f"status-{i}",
+                                                   elem_classes="status-line"))
+                panes["answers"].append(gr.Markdown(
+                    min_height=200, container=True, elem_id=f"answer-{i}",
+                    elem_classes="pane-answer"))
+            panes["slots"].append(slot)
     return panes
 
 
-def _results() -> tuple[list[Any], list[Any]]:
+def _results() -> tuple[list[Any], list[Any], Any]:
+    """Charts, then the exports and the share link, below the answers and the table."""
     with gr.Row():
-        charts = [gr.BarPlot(None, x="target", y=metric, title=title, y_title=axis,
-                             y_lim=[0, None], x_label_angle=-20, visible=False,
+        # Bars take their target's colour (``color_map`` per run); the x labels name
+        # them, so the colour legend is left out (``colors_in_legend=[]``).
+        charts = [gr.BarPlot(None, x="label", y=metric, color="label", title=title,
+                             y_title=axis, x_title=" ", y_lim=[0, None],
+                             colors_in_legend=[], height=240, visible=False,
                              elem_id=f"chart-{metric}")
                   for metric, (title, axis) in render.CHARTS.items()]
     with gr.Row():
-        downloads = [gr.DownloadButton("Download CSV", visible=False, elem_id="dl-csv"),
-                     gr.DownloadButton("Download JSON", visible=False, elem_id="dl-json")]
-    return charts, downloads
+        with gr.Column(scale=1, min_width=200):
+            downloads = [gr.DownloadButton("Download CSV", visible=False, size="sm",
+                                           elem_id="dl-csv"),
+                         gr.DownloadButton("Download JSON", visible=False, size="sm",
+                                           elem_id="dl-json")]
+        share = gr.Textbox(label="Share link (targets and prompts, never keys)",
+                           buttons=["copy"], interactive=False, max_lines=2, scale=4,
+                           elem_id="share-link")
+    return charts, downloads, share
 
 
 def _settings(page: PageHandlers) -> tuple[list[Any], Any, Any, Any, Any]:
@@ -205,6 +232,13 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     f["preset"].input(page.apply_preset, f["preset"], setup, api_visibility="private")
     f["provider"].input(page.pick_provider, [f["provider"], keys],
                         [f["model"], f["models_note"]], api_visibility="private")
+    optional = [f["temperature"], f["top_p"], f["seed"]]
+    gr.on(None, style.empty_values(len(optional)), None, optional, queue=False,
+          show_progress="hidden", api_visibility="private")
+    thumbnails = [f["files"], f["images_row"]]
+    f["attach"].upload(attach.add_images, [f["files"], f["attach"]], thumbnails,
+                       api_visibility="private")
+    f["clear_images"].click(attach.clear_images, None, thumbnails, api_visibility="private")
     f["add"].click(page.add_target, [f["targets"], f["provider"], f["model"]],
                    f["targets"], api_visibility="private")
     view = [keys_status, f["provider"], providers_md]

@@ -10,9 +10,11 @@ import html
 from collections.abc import Sequence
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from playground.metrics import TargetResult
 from playground.results import to_dataframe
+from playground.ui import style
 
 # The table shown in the page (the CSV export has every column, text included).
 TABLE_COLUMNS = [
@@ -23,12 +25,21 @@ TABLE_COLUMNS = [
 TABLE_TYPES = ["str", "str", "number", "number", "number", "number", "str", "number",
                "number", "number", "number", "str", "str", "str"]
 
-# metric column -> (chart title, axis title)
+# metric column -> (chart title, axis title); short enough to fit a third of the row.
 CHARTS = {
-    "ttft_ms": ("Time to first token", "TTFT (ms)"),
-    "total_ms": ("Total time", "total (ms)"),
-    "decode_tokens_per_s": ("Decode speed", "tokens/s (after the first token)"),
+    "ttft_ms": ("Time to first token · lower is better", "ms"),
+    "total_ms": ("Total time · lower is better", "ms"),
+    "decode_tokens_per_s": ("Decode speed · higher is better", "tokens/s"),
 }
+
+
+def column_widths(columns: Sequence[str] = TABLE_COLUMNS) -> list[str]:
+    """Widths (percent of the table) for the page's table: the target (which wraps at
+    its hyphens) 18 %, the others by the length of their name, at least 9 characters'
+    worth so that a number such as 12,345.6 stays on one line; every column fits at
+    1400 px."""
+    rest = [max(len(c), 9) for c in columns[1:]]
+    return ["18%", *[f"{82 * n / sum(rest):.1f}%" for n in rest]]
 
 
 def _ms(value: float) -> str:
@@ -86,11 +97,32 @@ def metrics_table(results: Sequence[TargetResult]) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), None)
 
 
+def styled_table(frame: pd.DataFrame) -> Styler:
+    """``frame`` (from :func:`metrics_table`) with each target's cell marked in its
+    pane's colour (an inset bar on the left), numbers to one decimal, empty cells empty."""
+    colours = [f"box-shadow: inset 6px 0 0 {style.colour(i)}; padding-left: 12px"
+               for i in range(len(frame))]
+    styler = frame.style.format(precision=1, na_rep="", thousands=None)
+    return styler.apply(lambda _: colours, subset=["target"], axis=0)
+
+
 def chart_frame(results: Sequence[TargetResult], metric: str) -> pd.DataFrame:
-    """``target``/``metric`` rows for one bar chart, only targets that have the number."""
-    rows = [{"target": r.target, metric: round(getattr(r, metric), 1), "status": r.status}
-            for r in results if getattr(r, metric) is not None]
-    return pd.DataFrame(rows, columns=["target", metric, "status"])
+    """``label``/``metric`` rows for one bar chart: targets that finished ("ok") and
+    have the number. A failed or stopped target's time is how long it took to fail or
+    until Stop, not the model's speed, so it stays in the table only. ``label`` is the
+    target's short name (:func:`style.short_labels`), ``target`` the full one."""
+    labels = style.short_labels([r.target for r in results])
+    rows = [{"label": label, "target": r.target, metric: round(getattr(r, metric), 1),
+             "status": r.status}
+            for label, r in zip(labels, results)
+            if r.status == "ok" and getattr(r, metric) is not None]
+    return pd.DataFrame(rows, columns=["label", "target", metric, "status"])
+
+
+def chart_colours(results: Sequence[TargetResult]) -> dict[str, str]:
+    """Short label -> colour: each target's bars take its pane's colour."""
+    labels = style.short_labels([r.target for r in results])
+    return {label: style.colour(i) for i, label in enumerate(labels)}
 
 
 def problems_html(problems: Sequence[str]) -> str:

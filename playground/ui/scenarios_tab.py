@@ -15,6 +15,7 @@ import gradio as gr
 from playground.limits import SlotLimiter, client_address
 from playground.policy import SessionLimiter
 from playground.ui import scenarios_handlers as packs
+from playground.ui import style
 from playground.ui.session import Sessions, session_key
 from playground.validate import InputError
 
@@ -90,8 +91,8 @@ def build(sessions: Sessions, keys: Any) -> None:
     with gr.Row():
         pack = gr.Dropdown(packs.pack_choices(), value=None, label="Scenario pack",
                            elem_id="scenario-pack")
-        repeats = gr.Number(None, label="Repeats (empty: the pack's own)", precision=0,
-                            minimum=0, elem_id="scenario-repeats")
+        repeats = gr.Number(None, label="Repeats (empty: the pack's own)",
+                            precision=0, minimum=0, elem_id="scenario-repeats")
     about = gr.Markdown(elem_id="scenario-about")
     with gr.Row():
         go = gr.Button("Run scenario", variant="primary", elem_id="scenario-run")
@@ -102,6 +103,8 @@ def build(sessions: Sessions, keys: Any) -> None:
     chart = gr.HTML(elem_id="scenario-chart")
     report = gr.DownloadButton("Download report (Markdown)", visible=False,
                                elem_id="scenario-report")
+    gr.on(None, style.empty_values(1), None, repeats, queue=False, show_progress="hidden",
+          api_visibility="private")
     pack.change(tab.describe, [pack, keys], about, api_visibility="private")
     run = go.click(tab.run, [pack, repeats, keys], [progress, table, chart, report],
                    api_name="run_scenario", concurrency_limit=8, concurrency_id="scenarios")
