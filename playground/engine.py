@@ -12,11 +12,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
-import providers
 from playground.causes import explain_cut_off
 from playground.engine_limits import (configured_max_target_s, max_answer_chars,
                                       over_cap, positive_seconds)
 from playground.metrics import Recorder, TargetResult
+from playground.pool import ProviderPool
+from playground.scrub import AnswerScrubber
 from playground.token_counts import count_unreported_tokens
 from providers import Target
 from providers.base import ChatRequest, Notice, Provider
@@ -38,34 +39,6 @@ SHORT_RETRY_AFTER_S = 2.0
 DISPATCH_TURNS = 16
 
 
-class ProviderPool:
-    """Provider instances reused across runs so HTTP connections are kept alive.
-
-    Instances are keyed by provider id and the values of the settings that provider
-    reads, so sessions with different keys never share a client. A pool belongs to
-    one event loop (the SDK clients do).
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._instances: dict[tuple[str, str], Provider] = {}
-
-    def get(self, provider_id: str, settings: Settings | None = None) -> Provider:
-        """A configured provider; raises ConfigError naming any missing variable."""
-        settings = settings or self.settings
-        cls = providers.PROVIDERS[provider_id]
-        key = (provider_id, settings.fingerprint(v.name for v in cls.env))
-        if key not in self._instances:
-            instance = providers.create(provider_id, settings)
-            instance.check_configured()
-            self._instances[key] = instance
-        return self._instances[key]
-
-    async def aclose(self) -> None:
-        """Close every provider's clients."""
-        for instance in self._instances.values():
-            await instance.aclose()
-        self._instances.clear()
 
 
 class Comparison:
@@ -93,6 +66,9 @@ class Comparison:
         self._tasks: list[asyncio.Task[None]] = []
         self._preparing: asyncio.Task[list[Provider | None]] | None = None
         self._ready: list[Provider | None] = []  # each target's provider, once prepared
+        self._held: list[Provider] = []  # acquired from the pool, released at the end
+        # Index -> (the request as its provider fitted it, notices about the fitting).
+        self._requests: dict[int, tuple[ChatRequest, list[str]]] = {}
         self._stop_requested = False
 
     async def run(self) -> list[TargetResult]:
@@ -129,6 +105,9 @@ class Comparison:
             self._settle_undispatched()
             if self.wall_ms is None:
                 self.wall_ms = (time.perf_counter() - started) * 1000.0
+            for provider in self._held:
+                await self.pool.release(provider)
+            self._held.clear()
 
     async def _dispatch(self, queue: asyncio.Queue[int | None]) -> int:
         """Prepare every provider, then start one task per target; returns how many
@@ -176,7 +155,8 @@ class Comparison:
         ready: list[Provider | None] = []
         for target, result in zip(self.targets, self.results):
             try:
-                provider = self.pool.get(target.provider, self.settings)
+                provider = self.pool.acquire(target.provider, self.settings)
+                self._held.append(provider)
                 await provider.prepare(target.model)
                 ready.append(provider)
             except ProviderError as exc:
@@ -187,7 +167,25 @@ class Comparison:
                                          f"({exc.strerror or type(exc).__name__}).")
                 Recorder(result).fail(error, time.perf_counter(), error.message)
                 ready.append(None)
+        await self._prepare_requests(ready)
         return ready
+
+    async def _prepare_requests(self, ready: list[Provider | None]) -> None:
+        """Each provider fits its request (image downscaling and the like) in a worker
+        thread, all at once, before any clock starts: CPU work must neither stall the
+        event loop (every session's streams) nor land inside a TTFT. A target whose
+        request cannot be fitted records the error and is not dispatched."""
+        async def fit(index: int, provider: Provider) -> None:
+            request = self.request.with_model(self.targets[index].model)
+            try:
+                self._requests[index] = await asyncio.to_thread(provider.prepare_request,
+                                                                request)
+            except ProviderError as exc:
+                Recorder(self.results[index]).fail(exc, time.perf_counter(),
+                                                   self._redacted(exc.message))
+                ready[index] = None
+
+        await asyncio.gather(*(fit(i, p) for i, p in enumerate(ready) if p is not None))
 
     async def _run_target(self, index: int, provider: Provider | None,
                           queue: asyncio.Queue[int | None]) -> None:
@@ -206,9 +204,12 @@ class Comparison:
 
     async def _stream_target(self, target: Target, provider: Provider, recorder: Recorder,
                              changed: Callable[[], None]) -> None:
-        request = self.request.with_model(target.model)
+        index = self.targets.index(target)
+        request, notes = self._requests.get(index, (self.request.with_model(target.model), []))
         recorder.start(time.perf_counter())
         deadline = time.perf_counter() + self.max_target_s
+        for note in notes:
+            recorder.apply(Notice(note), time.perf_counter())
         changed()
         try:
             await self._attempt(provider, request, recorder, changed, deadline)
@@ -234,6 +235,7 @@ class Comparison:
         Each wait is the idle timeout, or what is left before ``deadline`` if less."""
         events = provider.stream(request)
         overall = False
+        scrubber = AnswerScrubber(self.settings.secret_values())  # a key echoed back
         try:
             while True:
                 left = deadline - time.perf_counter()
@@ -245,6 +247,7 @@ class Comparison:
                         event = await anext(events)
                 except StopAsyncIteration:
                     break
+                event = scrubber.event(event)
                 cut = over_cap(event, len(recorder.result.text), self.max_answer_chars)
                 recorder.apply(event if cut is None else cut, time.perf_counter())
                 changed()
@@ -253,6 +256,7 @@ class Comparison:
                         f"{provider.title} kept sending past {self.max_answer_chars:,} "
                         f"characters (max tokens: {request.max_tokens or 'not set'}); "
                         "stopped reading.")
+            recorder.result.text += scrubber.flush()  # held back: it was not a key
             recorder.finish(time.perf_counter())
         except TimeoutError:
             self._fail(recorder, ProviderTimeoutError(

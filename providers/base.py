@@ -201,6 +201,14 @@ class Provider(ABC):
         only after every stream of a comparison has ended."""
         return None
 
+    def prepare_request(self, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
+        """Fit ``request`` to this route before the clock starts: CPU work such as
+        decoding, downscaling and re-encoding images. The engine runs it in a worker
+        thread (never on the event loop) and shows the returned notices with the
+        answer. Returns the request to stream and those notices; by default unchanged.
+        Raise ProviderError when the request cannot go to this route at all."""
+        return request, []
+
     async def list_models(self) -> list[ModelEntry]:
         """Models the service reports it can serve (empty where it cannot list)."""
         return []

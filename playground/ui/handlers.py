@@ -17,6 +17,7 @@ import pandas as pd
 
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison
 from playground.metrics import TargetResult
+from playground.limits import SlotLimiter, client_address
 from playground.policy import SessionLimiter
 from playground.ui import render
 from playground.ui.attach import image_paths
@@ -63,6 +64,11 @@ class RunHandlers:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         self.limiter = SessionLimiter(sessions.policy.max_runs_per_session)
+        # A session id is the client's choice; its address is not (limits.py).
+        self.address_limiter = SlotLimiter(
+            sessions.policy.max_runs_per_address,
+            "Your address already runs {limit} comparisons at once (this server's limit "
+            "per visitor); wait for one to finish.")
 
     def _plan(self, targets: Sequence[str] | None, request: ChatRequest,
               keys: dict[str, str] | None) -> tuple[list[Target], Any]:
@@ -85,8 +91,8 @@ class RunHandlers:
                 raise InputError(problems)
             chat = build_request(prompt, system, files, max_tokens, temperature, top_p, seed)
             planned, settings = self._plan(targets, chat, keys)
-            slot = ExitStack()
-            slot.enter_context(self.limiter.slot(session))
+            slot = self._slots(session, request)
+            self.sessions.remember_secrets(session, settings)
         except InputError as exc:
             raise gr.Error(render.problems_html(exc.problems), title="Nothing was sent",
                            print_exception=False) from None
@@ -106,6 +112,24 @@ class RunHandlers:
             await run.close()
             self.sessions.finish(session, run)
             slot.close()
+
+    def _slots(self, session: str, request: gr.Request | None) -> ExitStack:
+        """Hold a run slot of this session and one of this client's address (the
+        session id is the client's choice, the address is not); InputError when either
+        is taken, with nothing held."""
+        held = ExitStack()
+        try:
+            held.enter_context(self.limiter.slot(session))
+            held.enter_context(self.address_limiter.slot(
+                client_address(request, self.sessions.policy.trusted_proxies)))
+        except InputError:
+            held.close()
+            raise
+        return held
+
+    async def end_session(self, request: gr.Request = None) -> None:
+        """The tab closed: its keys and the clients built on them are dropped."""
+        await self.sessions.end(session_key(request))
 
     async def stop(self, request: gr.Request = None) -> None:
         """Stop this session's comparison; its panes and table then show "stopped"."""

@@ -22,7 +22,7 @@ from playground.ui.fields import NumberField
 from playground.ui.handlers import N_SLOTS, RunHandlers
 from playground.ui.page import PageHandlers, catalog_targets
 from playground.ui.picker import provider_options
-from playground.ui.session import Sessions
+from playground.ui.session import Sessions, session_capacity
 from playground.validate import MAX_TIMEOUT_S, MAX_TOKENS, SEED_MAX
 from providers.settings import Settings
 
@@ -32,8 +32,12 @@ INTRO = ("One prompt (and images) to up to six models at once: watch the answers
          "compare time to first token, total time, tokens and speed.")
 
 
-def launch_options() -> dict[str, Any]:
-    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling at launch).
+def launch_options(policy: Policy | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling and the upload
+    limit at launch; a Space runs ``python app.py``, which launches with these).
+
+    Uploads larger than ``PLAYGROUND_MAX_UPLOAD_MB`` (default 20, one image's limit)
+    are refused by Gradio's upload route before they are stored.
 
     Gradio keeps a copy of every component's config per session (about 1 MB for this
     page) for an hour after the tab closes; ``PLAYGROUND_SESSION_CAPACITY`` (default
@@ -41,11 +45,11 @@ def launch_options() -> dict[str, Any]:
     on a busy Space. Gradio's own run history is off: it would keep every prompt and
     answer in the visitor's browser; the playground has its exports and history.
     """
+    policy = policy or Policy.from_env()
     return {"theme": gr.themes.Soft(), "css": style.css(N_SLOTS),
             "footer_links": ["api", "gradio"],
-            "state_session_capacity": Settings.load().integer("PLAYGROUND_SESSION_CAPACITY",
-                                                              1000, maximum=1_000_000),
-            "run_history": False}
+            "state_session_capacity": session_capacity(),
+            "max_file_size": policy.max_upload_mb * 2**20, "run_history": False}
 
 
 def queue_options() -> dict[str, Any]:
@@ -243,6 +247,8 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     f["add"].click(page.add_target, [f["targets"], f["provider"], f["model"]],
                    f["targets"], api_visibility="private")
     view = [keys_status, f["provider"], providers_md]
-    save.click(page.save_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
+    save.click(page.save_session_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
                api_visibility="private")
+    # The tab closed (its heartbeat ended): drop its keys and the clients built on them.
+    demo.unload(runs.end_session)
     clear.click(page.clear_keys, None, [keys, *key_boxes, *view], api_visibility="private")

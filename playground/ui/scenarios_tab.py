@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.limits import SlotLimiter, client_address
 from playground.policy import SessionLimiter
 from playground.ui import scenarios_handlers as packs
 from playground.ui import style
@@ -29,6 +30,11 @@ class ScenarioTab:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         self.limiter = SessionLimiter(1)  # one pack at a time per session
+        # ...and per address: a session id is the client's choice (limits.py).
+        self.address_limiter = SlotLimiter(
+            sessions.policy.max_scenarios_per_address,
+            "Your address already runs {limit} scenario(s) at once (this server's limit "
+            "per visitor); wait for it to finish.")
 
     def _settings(self, keys: dict[str, str] | None) -> Any:
         try:
@@ -62,10 +68,13 @@ class ScenarioTab:
         if not pack_id:
             raise gr.Error("Pick a pack first.", title="Nothing was sent")
         settings = self._settings(keys)
-        self.sessions.remember_secrets(settings)
+        session = session_key(request)
+        address = client_address(request, self.sessions.policy.trusted_proxies)
+        self.sessions.remember_secrets(session, settings)
         try:
-            with self.limiter.slot(session_key(request)):
-                frames = packs.run_pack(pack_id, settings, repeats=self.repeats_for(repeats))
+            with self.limiter.slot(session), self.address_limiter.slot(address):
+                frames = packs.run_pack(pack_id, settings, repeats=self.repeats_for(repeats),
+                                        budget=self.sessions.budget)
                 async for frame in frames:
                     download = gr.update(value=frame.report, visible=frame.report is not None)
                     yield [frame.progress, frame.table, frame.chart_html, download]
