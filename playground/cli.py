@@ -20,7 +20,8 @@ from playground.engine import DEFAULT_TIMEOUT_S, Comparison, ProviderPool
 from playground.cli_tables import frame_text
 from playground.metrics import TargetResult
 from playground.results import comparison_document, to_dataframe
-from playground.validate import InputError, plan
+from playground.cli_checks import number_argument
+from playground.validate import MAX_TOKENS, SEED_MAX, InputError, number_problems, plan, whole
 from playground.providers_report import models_report, providers_report, render_providers
 from providers.base import ChatRequest
 from providers.errors import ProviderError
@@ -47,10 +48,11 @@ def _compare_arguments(p: argparse.ArgumentParser) -> None:
                    help="attach an image (repeat for several)")
     p.add_argument("--target", action="append", default=[], metavar="PROVIDER:MODEL",
                    help="a model to compare (repeat, 1-6 targets)")
-    p.add_argument("--max-tokens", type=int, help="maximum tokens to generate")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--max-tokens", type=number_argument, help="maximum tokens to generate "
+                   f"(1 to {MAX_TOKENS:,})")
+    p.add_argument("--temperature", type=float, help="0 to 2")
+    p.add_argument("--top-p", type=float, help="above 0, at most 1")
+    p.add_argument("--seed", type=number_argument, help=f"0 to {SEED_MAX:,}")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                    help="give up on a target that sends nothing for S seconds "
                         f"(default {DEFAULT_TIMEOUT_S:g})")
@@ -62,10 +64,15 @@ def _compare_arguments(p: argparse.ArgumentParser) -> None:
 def compare_command(args: argparse.Namespace) -> int:
     settings = Settings.load()
     try:
+        # argparse's float accepts "nan" and "inf": refused here, before anything runs.
+        if problems := number_problems(timeout_s=args.timeout, max_tokens=args.max_tokens,
+                                       temperature=args.temperature, top_p=args.top_p,
+                                       seed=args.seed):
+            raise InputError([p.replace("The idle timeout", "--timeout") for p in problems])
         images = tuple(load_image(path) for path in args.image)
         request = ChatRequest(model="", prompt=args.prompt, system=args.system, images=images,
-                              max_tokens=args.max_tokens, temperature=args.temperature,
-                              top_p=args.top_p, seed=args.seed)
+                              max_tokens=whole(args.max_tokens), temperature=args.temperature,
+                              top_p=args.top_p, seed=whole(args.seed))
         targets = plan(args.target, request, settings)
     except InputError as exc:
         print("Nothing was sent:\n  " + "\n  ".join(exc.problems), file=sys.stderr)

@@ -19,25 +19,18 @@ from typing import Any, TextIO
 import pandas as pd
 
 from playground.cli import command
+from playground.cli_checks import (DATABASE_ERRORS, database_message, find_scenario,
+                                   out_problems, run_count_problems)
 from playground.cli_tables import frame_text
 from playground.engine import ProviderPool
-from playground.reports import (REPORT_FORMATS, export, markdown, rows_frame, run_document,
-                                summarize)
+from playground.reports import export, markdown, rows_frame, run_document, summarize
 from playground.routing import resolve_routes
 from playground.runner import RunOptions, RunRow, ScenarioRun
 from playground.scenario_files import ScenarioFileError, load_all, load_scenario, scenario_files
 from playground.scenarios import SCENARIOS_DIR, Scenario
-from playground.store import Store
+from playground.store import Store, default_path
 from playground.validate import InputError
 from providers.settings import Settings
-
-
-def find_scenario(name: str) -> Path:
-    """A path as given, else ``scenarios/NAME.yaml`` (so ``run chinese-qa`` works)."""
-    path = Path(name)
-    if path.is_file() or path.suffix in (".yaml", ".yml"):
-        return path
-    return SCENARIOS_DIR / f"{name}.yaml"
 
 
 def parse_overrides(specs: Sequence[str]) -> dict[str, list[str]]:
@@ -99,38 +92,46 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     settings = Settings.load()
     try:
-        if (args.repeat is not None and args.repeat < 1) or (args.warmup or 0) < 0:
-            raise InputError(["--repeat must be at least 1 and --warmup at least 0."])
-        if args.out and Path(args.out).suffix not in REPORT_FORMATS:
-            raise InputError([f"--out {args.out}: choose a file ending in "
-                              f"{', '.join(REPORT_FORMATS)}"])
+        if problems := run_count_problems(args.repeat, args.warmup) + out_problems(args.out):
+            raise InputError(problems)
         scenario = load_scenario(find_scenario(args.scenario))
         options = RunOptions(args.repeat, args.warmup, parse_overrides(args.target),
                              args.parallel_local)
         run = ScenarioRun(scenario, settings, options)
         asyncio.run(run.resolve())  # refused here when no group can run: no database touched
-        run.store = store = Store(args.db, settings.secret_values())
     except ScenarioFileError as exc:
         print("Nothing was sent:\n  " + "\n  ".join(map(str, exc.problems)), file=sys.stderr)
         return 2
     except InputError as exc:
         print("Nothing was sent:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
         return 2
-    except (RuntimeError, sqlite3.Error) as exc:
-        print(f"Nothing was sent: the history database cannot be used ({exc}).", file=sys.stderr)
+    try:
+        run.store = store = Store(args.db, settings.secret_values())
+        store.check_writable()
+    except DATABASE_ERRORS as exc:
+        print(f"Nothing was sent: {database_message(args.db or default_path(), exc)}",
+              file=sys.stderr)
         return 2
     try:
         asyncio.run(_drive(run, ProgressBar(run.total)))
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)
+    except sqlite3.Error as exc:  # the file changed under the run (disk full, made read-only)
+        print(f"The run stopped: {database_message(store.path, exc)}", file=sys.stderr)
+        return 2
     finally:
         store.close()
     meta = run.meta()
     document = run_document(meta, run.rows, run_id=run.run_id, status=run.status,
                             wall_ms=run.wall_ms)
     if args.out:
-        export(args.out, meta, run.rows, run_id=run.run_id, status=run.status,
-               wall_ms=run.wall_ms)
+        try:
+            export(args.out, meta, run.rows, run_id=run.run_id, status=run.status,
+                   wall_ms=run.wall_ms)
+        except OSError as exc:  # checked before the run; the disk can still fill up
+            print(f"--out {args.out} could not be written ({exc.strerror}); the run is "
+                  f"saved as run {run.run_id} in {store.path}.", file=sys.stderr)
+            return 2
     print(json.dumps(document, ensure_ascii=False) if args.format == "json"
           else render_run(run.rows, [c.public() for c in run.routes]))
     print(f"Saved as run {run.run_id} in {store.path}"
@@ -243,6 +244,18 @@ def _history_arguments(p: argparse.ArgumentParser) -> None:
 @command("history", "list past scenario runs; show or export one (CSV, JSON, Markdown)",
          _history_arguments)
 def history_command(args: argparse.Namespace) -> int:
+    if args.action == "export" and (problems := out_problems(args.out)):
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    try:
+        return _history(args)
+    except DATABASE_ERRORS as exc:
+        message = database_message(args.db or default_path(), exc)
+        print(message[0].upper() + message[1:], file=sys.stderr)
+        return 2
+
+
+def _history(args: argparse.Namespace) -> int:
     store = Store(args.db)
     try:
         if args.action == "list":
@@ -265,8 +278,8 @@ def history_command(args: argparse.Namespace) -> int:
         try:
             export(args.out, run.meta, run.rows, run_id=run.id, status=run.status,
                    wall_ms=run.wall_ms)
-        except ValueError as exc:
-            print(str(exc), file=sys.stderr)
+        except (ValueError, OSError) as exc:  # not the database's fault: say so apart
+            print(f"--out {args.out} could not be written ({exc}).", file=sys.stderr)
             return 2
         print(f"Run {run.id} written to {args.out}.", file=sys.stderr)
         return 0

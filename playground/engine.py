@@ -12,9 +12,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
-import providers
 from playground.causes import explain_cut_off
+from playground.engine_limits import (configured_max_target_s, max_answer_chars,
+                                      over_cap, positive_seconds)
 from playground.metrics import Recorder, TargetResult
+from playground.pool import ProviderPool
+from playground.scrub import AnswerScrubber
 from playground.token_counts import count_unreported_tokens
 from providers import Target
 from providers.base import ChatRequest, Notice, Provider
@@ -23,6 +26,7 @@ from providers.errors import (
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
+    UnavailableError,
     redact,
 )
 from providers.settings import Settings
@@ -35,64 +39,36 @@ SHORT_RETRY_AFTER_S = 2.0
 DISPATCH_TURNS = 16
 
 
-def max_answer_chars(max_tokens: int | None) -> int:
-    """How much text a target may send before the engine stops reading: a server that
-    ignores max_tokens must not fill memory or the browser. 32 characters per token is
-    far above any tokenizer's average, so honest answers never reach it."""
-    return max(4_000, max_tokens * 32) if max_tokens else 400_000
-
-
-class ProviderPool:
-    """Provider instances reused across runs so HTTP connections are kept alive.
-
-    Instances are keyed by provider id and the values of the settings that provider
-    reads, so sessions with different keys never share a client. A pool belongs to
-    one event loop (the SDK clients do).
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._instances: dict[tuple[str, str], Provider] = {}
-
-    def get(self, provider_id: str, settings: Settings | None = None) -> Provider:
-        """A configured provider; raises ConfigError naming any missing variable."""
-        settings = settings or self.settings
-        cls = providers.PROVIDERS[provider_id]
-        key = (provider_id, settings.fingerprint(v.name for v in cls.env))
-        if key not in self._instances:
-            instance = providers.create(provider_id, settings)
-            instance.check_configured()
-            self._instances[key] = instance
-        return self._instances[key]
-
-    async def aclose(self) -> None:
-        """Close every provider's clients."""
-        for instance in self._instances.values():
-            await instance.aclose()
-        self._instances.clear()
 
 
 class Comparison:
     """One :class:`ChatRequest` sent to several targets at once.
 
     ``timeout_s`` is an idle timeout per target: the longest wait for the next event
-    (the first one includes connecting and the service's headers).
+    (the first one includes connecting and the service's headers). ``max_target_s``
+    (default :func:`configured_max_target_s`) bounds a target's whole answer, retry included.
+    Both must be finite and above 0 (ValueError otherwise).
     """
 
     def __init__(self, request: ChatRequest, targets: Sequence[Target], pool: ProviderPool,
-                 *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 *, timeout_s: float = DEFAULT_TIMEOUT_S, max_target_s: float | None = None,
                  settings: Settings | None = None) -> None:
         self.request = request
         self.targets = list(targets)
         self.pool = pool
         self.settings = settings or pool.settings
-        self.timeout_s = timeout_s
+        self.timeout_s = positive_seconds("timeout_s", timeout_s)
+        self.max_target_s = positive_seconds(
+            "max_target_s", configured_max_target_s() if max_target_s is None else max_target_s)
         self.results = [TargetResult(str(t), t.provider, t.model) for t in self.targets]
         self.max_answer_chars = max_answer_chars(request.max_tokens)
         self.wall_ms: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._preparing: asyncio.Task[list[Provider | None]] | None = None
         self._ready: list[Provider | None] = []  # each target's provider, once prepared
+        self._held: list[Provider] = []  # acquired from the pool, released at the end
+        # Index -> (the request as its provider fitted it, notices about the fitting).
+        self._requests: dict[int, tuple[ChatRequest, list[str]]] = {}
         self._stop_requested = False
 
     async def run(self) -> list[TargetResult]:
@@ -129,6 +105,9 @@ class Comparison:
             self._settle_undispatched()
             if self.wall_ms is None:
                 self.wall_ms = (time.perf_counter() - started) * 1000.0
+            for provider in self._held:
+                await self.pool.release(provider)
+            self._held.clear()
 
     async def _dispatch(self, queue: asyncio.Queue[int | None]) -> int:
         """Prepare every provider, then start one task per target; returns how many
@@ -176,13 +155,37 @@ class Comparison:
         ready: list[Provider | None] = []
         for target, result in zip(self.targets, self.results):
             try:
-                provider = self.pool.get(target.provider, self.settings)
+                provider = self.pool.acquire(target.provider, self.settings)
+                self._held.append(provider)
                 await provider.prepare(target.model)
                 ready.append(provider)
             except ProviderError as exc:
                 Recorder(result).fail(exc, time.perf_counter(), self._redacted(exc.message))
                 ready.append(None)
+            except OSError as exc:  # a local file that cannot be read: this target only
+                error = UnavailableError(f"{target}: a local file cannot be read "
+                                         f"({exc.strerror or type(exc).__name__}).")
+                Recorder(result).fail(error, time.perf_counter(), error.message)
+                ready.append(None)
+        await self._prepare_requests(ready)
         return ready
+
+    async def _prepare_requests(self, ready: list[Provider | None]) -> None:
+        """Each provider fits its request (image downscaling and the like) in a worker
+        thread, all at once, before any clock starts: CPU work must neither stall the
+        event loop (every session's streams) nor land inside a TTFT. A target whose
+        request cannot be fitted records the error and is not dispatched."""
+        async def fit(index: int, provider: Provider) -> None:
+            request = self.request.with_model(self.targets[index].model)
+            try:
+                self._requests[index] = await asyncio.to_thread(provider.prepare_request,
+                                                                request)
+            except ProviderError as exc:
+                Recorder(self.results[index]).fail(exc, time.perf_counter(),
+                                                   self._redacted(exc.message))
+                ready[index] = None
+
+        await asyncio.gather(*(fit(i, p) for i, p in enumerate(ready) if p is not None))
 
     async def _run_target(self, index: int, provider: Provider | None,
                           queue: asyncio.Queue[int | None]) -> None:
@@ -201,14 +204,20 @@ class Comparison:
 
     async def _stream_target(self, target: Target, provider: Provider, recorder: Recorder,
                              changed: Callable[[], None]) -> None:
-        request = self.request.with_model(target.model)
+        index = self.targets.index(target)
+        request, notes = self._requests.get(index, (self.request.with_model(target.model), []))
         recorder.start(time.perf_counter())
+        deadline = time.perf_counter() + self.max_target_s
+        for note in notes:
+            recorder.apply(Notice(note), time.perf_counter())
         changed()
         try:
-            await self._attempt(provider, request, recorder, changed)
+            await self._attempt(provider, request, recorder, changed, deadline)
         except RateLimitError as exc:
             wait = exc.retry_after_s
-            if wait is None or wait > SHORT_RETRY_AFTER_S or recorder.result.text:
+            # NaN from a hostile Retry-After fails every comparison, so it is checked
+            # as "not 0 <= wait <= short": asyncio.sleep(nan) would stall the loop.
+            if wait is None or not 0 <= wait <= SHORT_RETRY_AFTER_S or recorder.result.text:
                 raise
             # The service asked for a short pause: honour it once, then start the clock
             # again for the request that is actually answered.
@@ -218,29 +227,41 @@ class Comparison:
             await asyncio.sleep(wait)
             recorder.start(time.perf_counter())
             recorder.result.details["rate_limit_wait_ms"] = wait * 1000
-            await self._attempt(provider, request, recorder, changed)
+            await self._attempt(provider, request, recorder, changed, deadline)
 
     async def _attempt(self, provider: Provider, request: ChatRequest, recorder: Recorder,
-                       changed: Callable[[], None]) -> None:
-        """Stream one request to the end, recording every event; errors end the target."""
+                       changed: Callable[[], None], deadline: float) -> None:
+        """Stream one request to the end, recording every event; errors end the target.
+        Each wait is the idle timeout, or what is left before ``deadline`` if less."""
         events = provider.stream(request)
+        overall = False
+        scrubber = AnswerScrubber(self.settings.secret_values())  # a key echoed back
         try:
             while True:
+                left = deadline - time.perf_counter()
+                overall = left < self.timeout_s
                 try:
-                    async with asyncio.timeout(self.timeout_s):
+                    if left <= 0:
+                        raise TimeoutError
+                    async with asyncio.timeout(min(self.timeout_s, left)):
                         event = await anext(events)
                 except StopAsyncIteration:
                     break
-                recorder.apply(event, time.perf_counter())
+                event = scrubber.event(event)
+                cut = over_cap(event, len(recorder.result.text), self.max_answer_chars)
+                recorder.apply(event if cut is None else cut, time.perf_counter())
                 changed()
-                if len(recorder.result.text) > self.max_answer_chars:
+                if cut is not None:
                     raise BadResponseError(
                         f"{provider.title} kept sending past {self.max_answer_chars:,} "
                         f"characters (max tokens: {request.max_tokens or 'not set'}); "
                         "stopped reading.")
+            recorder.result.text += scrubber.flush()  # held back: it was not a key
             recorder.finish(time.perf_counter())
         except TimeoutError:
             self._fail(recorder, ProviderTimeoutError(
+                f"{provider.title} did not finish within {self.max_target_s:g} s "
+                "(PLAYGROUND_MAX_TARGET_S, timeout)." if overall else
                 f"{provider.title} sent nothing for {self.timeout_s:g} s (timeout)."))
         except RateLimitError:
             raise

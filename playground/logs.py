@@ -7,21 +7,44 @@ token) are replaced by ``***`` before a record reaches a handler.
 from __future__ import annotations
 
 import logging
+import threading
 
 from providers.errors import redact
 from providers.settings import Settings
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message with secrets redacted."""
+    """Rewrites each record's message with secrets redacted: the server's keys for good,
+    each session's own keys while that session lasts (see :meth:`hold`)."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = secrets
+        self._lasting = set(secrets)
+        self._held: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
+        self.secrets = self._ordered()
+
+    def _ordered(self) -> list[str]:
+        every = self._lasting.union(*self._held.values())
+        return sorted(every, key=len, reverse=True)  # longest first: no partial leftovers
 
     def add(self, secrets: list[str]) -> None:
-        """Also redact these (keys typed into a session)."""
-        self.secrets = sorted(set(self.secrets) | set(secrets), key=len, reverse=True)
+        """Also redact these, for good (the server's keys)."""
+        with self._lock:
+            self._lasting |= set(secrets)
+            self.secrets = self._ordered()
+
+    def hold(self, owner: str, secrets: list[str]) -> None:
+        """Redact these keys of ``owner`` (a session) until :meth:`release`."""
+        with self._lock:
+            self._held[owner] = frozenset(secrets)
+            self.secrets = self._ordered()
+
+    def release(self, owner: str) -> None:
+        """``owner`` ended: its keys leave the list (memory stays bounded)."""
+        with self._lock:
+            if self._held.pop(owner, None) is not None:
+                self.secrets = self._ordered()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from playground.checks import CheckResult
 from playground.engine import Comparison, ProviderPool
+from playground.limits import ServerKeyBudget
 from playground.metrics import TargetResult
 from playground.routing import RouteChoice, fit_images, refusal, resolve_routes, unready_kind
 from playground.scenarios import Case, Scenario, parse_route
@@ -106,6 +107,7 @@ class ScenarioRun:
         except ValueError as exc:
             raise InputError([f"--target: {exc}"]) from exc
         self.scenario, self.settings, self.options, self.store = scenario, settings, options, store
+        self.budget: ServerKeyBudget | None = None  # a public server's, charged per request
         self.cases = prepare_cases(scenario)
         self.repeats = options.repeats or scenario.repeats
         self.warmup = scenario.warmup if options.warmup is None else options.warmup
@@ -143,7 +145,7 @@ class ScenarioRun:
 
     async def updates(self) -> AsyncIterator[RunRow]:
         """Run everything; yield each row as its target finishes."""
-        pool = ProviderPool(self.settings)
+        pool = ProviderPool(self.settings, self.budget)
         started, unsaved = time.perf_counter(), []
         self.status = "running"
         try:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from playground import scenarios
 from playground.scenarios import SCENARIOS_DIR, Scenario
+from playground.yaml_bounds import load_bounded
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioFileError([Problem(shown, 1, "", f"cannot read the file ({exc})")]) from exc
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = load_bounded(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
@@ -100,7 +100,7 @@ def load_all(paths: Iterable[Path]) -> tuple[list[Scenario], list[Problem]]:
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside cwd, or cannot be resolved
         return str(path)
 
 

@@ -21,7 +21,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
 import providers
 from playground import checks
 from playground.checks import CheckResult
-from playground.validate import MAX_PROMPT_CHARS, MAX_TARGETS
+from playground.validate import (MAX_PROMPT_CHARS, MAX_REPEATS, MAX_TARGETS, MAX_TIMEOUT_S,
+                                 MAX_TOKENS, MAX_WARMUP, SEED_MAX)
 from providers import Target
 from providers.errors import GITHUB_RETIREMENT_DATE, UnsupportedInputError
 from providers.images import load_image
@@ -37,13 +38,18 @@ class Strict(BaseModel):
 
 
 class Parameters(Strict):
-    """Sampling and timing; unset values keep each service's defaults."""
+    """Sampling and timing; unset values keep each service's defaults. The ranges are
+    the UI's and the CLI's (playground.validate.BOUNDS); .nan and .inf are refused."""
 
-    max_tokens: int | None = Field(None, ge=1, description="tokens to generate at most")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS,
+                                   description="tokens to generate at most")
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    seed: int | None = None
-    timeout_s: float = Field(60.0, gt=0, description="idle timeout per target, seconds")
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
+    timeout_s: float = Field(60.0, gt=0, le=MAX_TIMEOUT_S,
+                             description="idle timeout per target, seconds")
 
 
 # --- checks: one key per check, with a scalar shorthand ----------------------------
@@ -236,9 +242,13 @@ class Case(Strict):
         if document is None:
             return None
         path = _base_dir(info) / document
-        if not path.is_file():
-            raise ValueError(f"document {document!r} does not exist (looked in {path.parent})")
-        size = len(path.read_text(encoding="utf-8"))
+        try:
+            if not path.is_file():
+                raise ValueError(f"document {document!r} does not exist (looked in "
+                                 f"{path.parent})")
+            size = len(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:  # a located problem, not a crash
+            raise ValueError(f"document {document!r} cannot be read ({exc})") from None
         if size > MAX_PROMPT_CHARS:
             raise ValueError(f"document {document!r} has {size:,} characters; prompts are "
                              f"limited to {MAX_PROMPT_CHARS:,}")
@@ -252,8 +262,8 @@ class Scenario(Strict):
     title: str = Field(min_length=1)
     description: str = ""
     parameters: Parameters = Parameters()
-    repeats: int = Field(1, ge=1, le=50, description="measured runs per case and group")
-    warmup: int = Field(1, ge=0, le=5, description="unmeasured runs per group, first")
+    repeats: int = Field(1, ge=1, le=MAX_REPEATS, description="measured runs per case and group")
+    warmup: int = Field(1, ge=0, le=MAX_WARMUP, description="unmeasured runs per group, first")
     too_many_images: Literal["reduce", "refuse"] = Field(
         "reduce", description="a model that takes fewer images: send the first ones, or refuse")
     groups: tuple[Group, ...] = Field(min_length=1, max_length=MAX_TARGETS)

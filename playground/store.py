@@ -116,6 +116,16 @@ class Store:
                 step(db)
                 db.execute(f"PRAGMA user_version = {number}")
 
+    def check_writable(self) -> None:
+        """Raise sqlite3.OperationalError now if the file cannot be written (read-only
+        file, folder or mount), not after a run's first round; changes nothing."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            self.db.execute(f"PRAGMA user_version = {int(version)}")
+        finally:
+            self.db.execute("ROLLBACK")
+
     def _clean(self, value: Any) -> Any:
         return redact(value, self.secrets) if isinstance(value, str) else value
 

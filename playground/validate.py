@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import providers
 from providers import Target
@@ -12,9 +15,77 @@ from providers.errors import ConfigError, ProviderError, UnsupportedInputError
 from providers.readiness import target_readiness
 from providers.settings import Settings
 
-MAX_PROMPT_CHARS = 100_000
+MAX_PROMPT_CHARS = 100_000  # the prompt and the system prompt together
 MAX_TARGETS = 6
 MAX_IMAGES = 20
+MAX_TOKENS = 32_768  # above every catalog model's context; bounds the answer cap too
+SEED_MAX = 2**32 - 1  # an unsigned 32-bit seed: every runtime (torch, ONNX, Ollama) takes it
+MAX_TIMEOUT_S = 600.0  # the idle timeout; PLAYGROUND_MAX_TARGET_S bounds a whole target
+MAX_REPEATS = 50  # a scenario's measured runs per case and group
+MAX_WARMUP = 5
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The allowed range of one numeric input (``low_open``: ``low`` itself excluded)."""
+
+    label: str
+    low: float
+    high: float
+    low_open: bool = False
+    whole: bool = False
+    unit: str = ""
+
+    def describe(self) -> str:
+        if self.whole:
+            return f"a whole number from {_shown(int(self.low))} to {_shown(int(self.high))}"
+        low = f"more than {self.low:g}" if self.low_open else f"at least {self.low:g}"
+        return f"{low} and at most {self.high:,g}{self.unit}"
+
+
+BOUNDS = {
+    "max_tokens": Bound("Max tokens", 1, MAX_TOKENS, whole=True),
+    "temperature": Bound("Temperature", 0, 2),
+    "top_p": Bound("top_p", 0, 1, low_open=True),
+    "seed": Bound("Seed", 0, SEED_MAX, whole=True),
+    "timeout_s": Bound("The idle timeout", 0, MAX_TIMEOUT_S, low_open=True, unit=" seconds"),
+    "repeats": Bound("Repeats", 1, MAX_REPEATS, whole=True),
+    "warmup": Bound("Warm-up runs", 0, MAX_WARMUP, whole=True),
+}
+
+
+def number_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid ``name`` (a key of :data:`BOUNDS`); None if it is
+    valid or unset. NaN and infinities are refused: JSON clients can send them, and
+    comparisons with NaN are always false, so a later ``<= 0`` would let them through."""
+    if value is None:
+        return None
+    bound = BOUNDS[name]
+    wanted = f"{bound.label} must be {bound.describe()}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{wanted} (got {type(value).__name__})."
+    if not math.isfinite(value):
+        return f"{wanted}, not {value}."
+    too_low = value <= bound.low if bound.low_open else value < bound.low
+    if too_low or value > bound.high or (bound.whole and value != int(value)):
+        return f"{wanted}, not {_shown(value)}."
+    return None
+
+
+def _shown(value: int | float) -> str:
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a number that large"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,g}"
+
+
+def number_problems(**values: Any) -> list[str]:
+    """:func:`number_problem` for each named value, in order."""
+    return [p for name, value in values.items() if (p := number_problem(name, value))]
+
+
+def whole(value: float | None) -> int | None:
+    """A validated whole number as int (call after :func:`number_problem` said yes)."""
+    return None if value is None else int(value)
 
 
 class InputError(ProviderError):
@@ -30,19 +101,18 @@ class InputError(ProviderError):
 def check_request(request: ChatRequest, max_prompt_chars: int = MAX_PROMPT_CHARS) -> list[str]:
     """Problems with the prompt and images themselves."""
     problems = []
+    system = len(request.system or "")
     if not request.prompt.strip():
         problems.append("The prompt is empty: type a question first.")
-    elif len(request.prompt) > max_prompt_chars:
-        problems.append(f"The prompt has {len(request.prompt):,} characters; the limit is "
-                        f"{max_prompt_chars:,}.")
+    elif len(request.prompt) + system > max_prompt_chars:
+        what = (f"The prompt has {len(request.prompt):,} characters" if not system else
+                f"The prompt and the system prompt have {len(request.prompt) + system:,} "
+                "characters together")
+        problems.append(f"{what}; the limit is {max_prompt_chars:,}.")
     if len(request.images) > MAX_IMAGES:
         problems.append(f"{len(request.images)} images attached; the limit is {MAX_IMAGES}.")
-    if request.max_tokens is not None and request.max_tokens < 1:
-        problems.append("Max tokens must be at least 1.")
-    if request.temperature is not None and not 0 <= request.temperature <= 2:
-        problems.append("Temperature must be between 0 and 2.")
-    if request.top_p is not None and not 0 < request.top_p <= 1:
-        problems.append("top_p must be greater than 0 and at most 1.")
+    problems += number_problems(max_tokens=request.max_tokens, temperature=request.temperature,
+                                top_p=request.top_p, seed=request.seed)
     return problems
 
 
@@ -92,4 +162,5 @@ def plan(specs: Sequence[str], request: ChatRequest, settings: Settings, *,
     return targets
 
 
-__all__ = ["InputError", "UnsupportedInputError", "check_request", "image_problem", "plan"]
+__all__ = ["BOUNDS", "InputError", "UnsupportedInputError", "check_request", "image_problem",
+           "number_problem", "number_problems", "plan", "whole"]

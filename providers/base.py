@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Union
 
 from providers.errors import ConfigError
+from providers.public import is_public
 from providers.settings import EnvVar, Settings
 
 TokensSource = Literal["reported", "counted", "estimated"]
@@ -175,6 +176,16 @@ class Provider(ABC):
             raise ConfigError(f"The {self.id} provider needs {' and '.join(packages)}: "
                               f"{self.install_hint}.", provider=self.id)
 
+    @property
+    def public(self) -> bool:
+        """Whether this runs on a public server (``PLAYGROUND_PUBLIC``, a Space)."""
+        return is_public(self.settings.get)
+
+    def public_refusal(self, model: str) -> str | None:
+        """Why a public server does not run ``model`` here (None: it may). Checked
+        before anything is sent; a local runtime refuses paths here."""
+        return None
+
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Stream the answer to ``request``; raise ProviderError on failure."""
@@ -189,6 +200,14 @@ class Provider(ABC):
         no usage; None where the service has no tokenizer to ask. The engine calls it
         only after every stream of a comparison has ended."""
         return None
+
+    def prepare_request(self, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
+        """Fit ``request`` to this route before the clock starts: CPU work such as
+        decoding, downscaling and re-encoding images. The engine runs it in a worker
+        thread (never on the event loop) and shows the returned notices with the
+        answer. Returns the request to stream and those notices; by default unchanged.
+        Raise ProviderError when the request cannot go to this route at all."""
+        return request, []
 
     async def list_models(self) -> list[ModelEntry]:
         """Models the service reports it can serve (empty where it cannot list)."""

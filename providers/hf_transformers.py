@@ -16,7 +16,7 @@ import importlib.util
 import io
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -26,6 +26,7 @@ from typing import Any
 from providers import register
 from providers.base import ChatRequest, Event, Finish, Provider, TextDelta, Usage
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
+from providers.public import hub_id, local_refusal
 from providers.settings import EnvVar
 from providers.local_rules import load_notice, max_loaded, token_budget
 from providers.threaded import ModelCache, ThreadSink, stream_from_thread
@@ -103,17 +104,26 @@ class TransformersProvider(Provider):
     def loader(self, name: str) -> tuple[str, Any]:
         """Cache key and loader for ``transformers:NAME`` (a folder, else a cached Hub id)."""
         self.check_configured()
+        if self.public:  # the cache's own folder: never a path relative to the server's cwd
+            if (snapshot := cached_snapshot(name)) is None:
+                raise NotFoundError(self.public_refusal(name) or "", provider=self.id)
+            return name, partial(load_hf_model, snapshot, True)
         folder = Path(name).expanduser()
-        if folder.is_dir() and not (folder / "config.json").is_file():
-            raise NotFoundError(f"{folder} has no config.json, so it is not a Transformers "
-                                "model folder.", provider=self.id)
-        if folder.is_dir():
+        if _quietly(folder.is_dir):
+            if not _quietly((folder / "config.json").is_file):
+                raise NotFoundError(f"{folder} has no config.json, so it is not a "
+                                    "Transformers model folder.", provider=self.id)
             return str(folder.resolve()), partial(load_hf_model, str(folder.resolve()), True)
         if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
             return name, partial(load_hf_model, name, True)
         raise NotFoundError(f"No model folder {name!r} (transformers:PATH expects a local "
                             "folder with config.json, or a Hub id already in the Hugging "
                             "Face cache).", provider=self.id)
+
+    def public_refusal(self, model: str) -> str | None:
+        if not self.public or cached_snapshot(model) is not None:
+            return None
+        return local_refusal(self.title, "a Hub id in the server's Hugging Face cache")
 
     async def prepare(self, model: str) -> None:
         key, load = self.loader(model)
@@ -123,9 +133,9 @@ class TransformersProvider(Provider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         key, load = self.loader(request.model)
-        folder = Path(key)
-        if request.images and folder.is_dir() and not any(
-                (folder / name).is_file() for name in PROCESSOR_FILES):
+        folder = Path(load.args[0])  # the folder loaded (a public server's: the cache's)
+        if request.images and _quietly(folder.is_dir) and not any(
+                _quietly((folder / name).is_file) for name in PROCESSOR_FILES):
             raise no_images(request.model)
         details: dict[str, float] = {}
         if (load_ms := self._prepared_loads.pop(key, None)) is not None:
@@ -145,6 +155,27 @@ class TransformersProvider(Provider):
             if request.images and hf.processor is None:
                 raise no_images(request.model)
             run_generate(hf, request, details, sink)
+
+
+def cached_snapshot(name: str) -> str | None:
+    """The Hugging Face cache's folder for Hub id ``name`` (OWNER/NAME, nothing else),
+    or None when it is not a Hub id or not in the cache. Never downloads."""
+    if not hub_id(name):
+        return None
+    from huggingface_hub import snapshot_download
+    try:
+        return snapshot_download(name, local_files_only=True)
+    except Exception:  # not cached, or a name the Hub library refuses: both "not here"
+        return None
+
+
+def _quietly(test: Callable[[], bool]) -> bool:
+    """A filesystem test (``path.is_dir``...), False when the path cannot be read
+    (EACCES, ENAMETOOLONG, a symlink loop): that is the target's "not found"."""
+    try:
+        return test()
+    except (OSError, RuntimeError):
+        return False
 
 
 def no_images(model: str) -> UnsupportedInputError:

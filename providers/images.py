@@ -27,13 +27,18 @@ def load_image(path: str | Path) -> ImageInput:
     Raises UnsupportedInputError with the file name and the reason otherwise.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UnsupportedInputError(f"Image {path.name!r} does not exist.")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise UnsupportedInputError(
-            f"Image {path.name!r} is {path.stat().st_size / 2**20:.1f} MB; the limit is "
-            f"{MAX_FILE_BYTES / 2**20:.0f} MB.")
-    return check_image(path.read_bytes(), path.name)
+    try:
+        if not path.is_file():
+            raise UnsupportedInputError(f"Image {path.name[:100]!r} does not exist.")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise UnsupportedInputError(
+                f"Image {path.name!r} is {path.stat().st_size / 2**20:.1f} MB; the limit is "
+                f"{MAX_FILE_BYTES / 2**20:.0f} MB.")
+        data = path.read_bytes()
+    except OSError as exc:  # permission denied, a name too long...: a message, not a crash
+        raise UnsupportedInputError(f"Image {path.name[:100]!r} cannot be read "
+                                    f"({exc.strerror or type(exc).__name__}).") from None
+    return check_image(data, path.name)
 
 
 def check_image(data: bytes, name: str = "image") -> ImageInput:
@@ -63,10 +68,16 @@ def check_image(data: bytes, name: str = "image") -> ImageInput:
     return ImageInput(data=data, mime=_MIME[fmt], name=name)
 
 
+def base64_chars(data: bytes) -> int:
+    """Length of ``data``'s base64 text, without building it (encoding a 20 MB image
+    holds the GIL for tens of milliseconds)."""
+    return 4 * ((len(data) + 2) // 3)
+
+
 def fit_base64(image: ImageInput, max_chars: int) -> tuple[ImageInput, str | None]:
     """Return ``image`` unchanged if its base64 text fits ``max_chars``; otherwise a JPEG
     downscaled until it fits, with a note saying what was done."""
-    if len(image.base64()) <= max_chars:
+    if base64_chars(image.data) <= max_chars:
         return image, None
     with Image.open(io.BytesIO(image.data)) as img:
         rgb = img.convert("RGB")
@@ -78,7 +89,7 @@ def fit_base64(image: ImageInput, max_chars: int) -> tuple[ImageInput, str | Non
         buffer = io.BytesIO()
         rgb.resize(size, Image.Resampling.LANCZOS).save(buffer, "JPEG", quality=85)
         smaller = ImageInput(buffer.getvalue(), "image/jpeg", image.name)
-        if len(smaller.base64()) <= max_chars:
+        if base64_chars(smaller.data) <= max_chars:
             note = (f"Image {image.name!r} was downscaled from {original[0]}x{original[1]} "
                     f"to {size[0]}x{size[1]} JPEG to fit the {max_chars:,}-character "
                     "base64 limit of this route.")

@@ -8,6 +8,10 @@ for the Phi-3-vision model).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,9 +19,9 @@ import openai
 from openai import AsyncStream
 from openai.types.chat import ChatCompletionChunk
 
-from providers.base import ChatRequest, Event, Notice
+from providers.base import ChatRequest, Event, ImageInput, Notice
 from providers.catalog import NIM_VLM_MODELS
-from providers.images import fit_base64
+from providers.images import base64_chars, fit_base64
 from providers.openai_compat import OpenAIStyleProvider, sampling_options
 from providers.settings import EnvVar
 
@@ -41,6 +45,14 @@ class NimProvider(OpenAIStyleProvider):
     def uses_vlm_route(self, model: str) -> bool:
         return model.lower() in NIM_VLM_MODELS
 
+    def prepare_request(self, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
+        """Downscale images that exceed the VLM route's inline limit (CPU-heavy: the
+        engine runs this in a worker thread before the clock starts)."""
+        if not self.uses_vlm_route(request.model) or not request.images:
+            return request, []
+        fitted, notes = fit_images(request.images)
+        return dataclasses.replace(request, images=fitted), notes
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         if not self.uses_vlm_route(request.model):
             async for event in super().stream(request):
@@ -63,15 +75,42 @@ class NimProvider(OpenAIStyleProvider):
             yield event
 
 
-def vlm_body(request: ChatRequest) -> tuple[dict[str, Any], list[str]]:
-    """The VLM body: string content with inline ``<img>`` tags, no ``model`` key."""
-    notes: list[str] = []
-    tags = []
-    for image in request.images:
-        fitted, note = fit_base64(image, VLM_INLINE_LIMIT)
+# One fitting at a time, its result remembered: six targets (or sessions) sending the same
+# 39 MP photo decode it once, and only one decoded photo (~250 MB) is in memory at once.
+_FIT_LOCK = threading.Lock()
+_FITTED: OrderedDict[tuple[bytes, str], tuple[ImageInput, str | None]] = OrderedDict()
+_FITTED_KEPT = 8  # fitted images are at most ~135 kB each
+
+
+def fit_images(images: tuple[ImageInput, ...]) -> tuple[tuple[ImageInput, ...], list[str]]:
+    """Every image within the route's inline limit, and a note for each one downscaled
+    (CPU-heavy for a big photo: call it from a worker thread)."""
+    fitted, notes = [], []
+    for image in images:
+        if base64_chars(image.data) <= VLM_INLINE_LIMIT:  # fits as it is
+            fitted.append(image)
+            continue
+        key = (hashlib.sha256(image.data).digest(), image.name)
+        with _FIT_LOCK:
+            if key not in _FITTED:
+                _FITTED[key] = fit_base64(image, VLM_INLINE_LIMIT)
+                while len(_FITTED) > _FITTED_KEPT:
+                    _FITTED.popitem(last=False)
+            _FITTED.move_to_end(key)
+            small, note = _FITTED[key]
+        fitted.append(small)
         if note:
             notes.append(note)
-        tags.append(f'<img src="{fitted.data_url()}" />')
+    return tuple(fitted), notes
+
+
+def vlm_body(request: ChatRequest) -> tuple[dict[str, Any], list[str]]:
+    """The VLM body: string content with inline ``<img>`` tags, no ``model`` key.
+
+    Images normally arrive fitted (``prepare_request``); one that does not is fitted
+    here, so a direct call still obeys the limit."""
+    images, notes = fit_images(request.images)
+    tags = [f'<img src="{image.data_url()}" />' for image in images]
     content = " ".join([request.prompt, *tags])
     messages = [{"role": "user", "content": content}]
     if request.system:

@@ -14,6 +14,7 @@ from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, Tex
 from providers.catalog import lookup
 from providers.errors import (
     BadResponseError,
+    ConfigError,
     NotFoundError,
     ProviderError,
     ProviderTimeoutError,
@@ -26,6 +27,7 @@ from providers.errors import (
 from providers.settings import EnvVar
 
 NS_PER_MS = 1_000_000
+PUBLIC_REFUSAL = "Ollama is not offered on this public server: its owner did not set OLLAMA_HOST."
 
 
 class OllamaProvider(Provider):
@@ -38,6 +40,29 @@ class OllamaProvider(Provider):
     @property
     def host(self) -> str:
         return self.setting("OLLAMA_HOST") or ""
+
+    def public_unset(self) -> bool:
+        """A public server whose owner did not set OLLAMA_HOST: visitors' prompts must
+        not go to whatever listens on this machine's default port."""
+        return self.public and not self.settings.get("OLLAMA_HOST")
+
+    def missing_settings(self) -> list[str]:
+        # On a public server the default address is not used: OLLAMA_HOST is required,
+        # so every check that lists missing settings stops before probing 127.0.0.1.
+        return ["OLLAMA_HOST"] if self.public_unset() else super().missing_settings()
+
+    def not_ready_reason(self) -> str:
+        if self.public_unset():
+            return "not offered on this public server (OLLAMA_HOST is not set)"
+        return super().not_ready_reason()
+
+    def public_refusal(self, model: str) -> str | None:
+        return PUBLIC_REFUSAL if self.public_unset() else None
+
+    def check_configured(self) -> None:
+        if self.public_unset():
+            raise ConfigError(PUBLIC_REFUSAL, provider=self.id)
+        super().check_configured()
 
     def client(self) -> ollama.AsyncClient:
         if self._client is None:

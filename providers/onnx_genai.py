@@ -31,6 +31,7 @@ from providers.errors import NotFoundError, UnavailableError, UnsupportedInputEr
 from providers.local_rules import load_notice, max_loaded, token_budget
 from providers.onnx_process import WorkerProcess, provider_error, shutdown_all
 from providers.onnx_worker import REQUEST_FIELDS
+from providers.public import local_refusal, plain_name
 from providers.settings import EnvVar
 from providers.threaded import ModelCache
 
@@ -44,13 +45,17 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
         config["model"]["type"]
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise NotFoundError(f"{path} has no {CONFIG_FILE}, so it is not an onnxruntime-genai "
                             "model (an interrupted download?). Download it again with "
                             f"`python -m playground models download {path.name}`.",
                             provider="onnx") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise UnavailableError(f"{path / CONFIG_FILE} is corrupt ({exc}).",
+                               provider="onnx") from exc
+    except OSError as exc:  # unreadable: the target's error, not the comparison's
+        raise UnavailableError(f"{path / CONFIG_FILE} cannot be read "
+                               f"({exc.strerror or type(exc).__name__}).",
                                provider="onnx") from exc
     return config
 
@@ -95,17 +100,32 @@ class OnnxGenAIProvider(Provider):
         return max_loaded(self.setting("ONNX_MAX_LOADED"), "ONNX_MAX_LOADED", self.id)
 
     def available(self) -> list[str]:
-        """Names of the model folders in ONNX_MODELS_DIR."""
-        if not self.models_dir.is_dir():
+        """Names of the model folders in ONNX_MODELS_DIR (none if it cannot be read)."""
+        try:
+            if not self.models_dir.is_dir():
+                return []
+            return sorted(d.name for d in self.models_dir.iterdir()
+                          if (d / CONFIG_FILE).is_file())
+        except OSError:
             return []
-        return sorted(d.name for d in self.models_dir.iterdir() if (d / CONFIG_FILE).is_file())
+
+    def public_refusal(self, model: str) -> str | None:
+        if not self.public or (plain_name(model) and model in self.available()):
+            return None
+        return local_refusal(self.title, "a folder in its ONNX_MODELS_DIR")
 
     def resolve(self, name: str) -> Path:
-        """The folder behind ``onnx:NAME``; NotFoundError listing what is available."""
+        """The folder behind ``onnx:NAME``; NotFoundError listing what is available (a
+        name alone on a public server; a path that cannot be read is not found)."""
+        if why := self.public_refusal(name):
+            raise NotFoundError(why, provider=self.id)
         candidate = Path(name).expanduser()
         path = candidate if "/" in name or "\\" in name else self.models_dir / name
-        if path.is_dir():
-            return path.resolve()
+        try:
+            if path.is_dir():
+                return path.resolve()
+        except (OSError, RuntimeError):  # EACCES, ENAMETOOLONG, a symlink loop...
+            pass
         found = ", ".join(self.available()) or "none"
         how = (f"Download it with `python -m playground models download {name}`."
                if lookup(self.id, name) else

@@ -99,7 +99,8 @@ def target_readiness(target: str | Target, settings: Settings) -> Readiness:
     spec = str(parsed)
     try:
         instance = providers.create(parsed.provider, settings)
-        found = _configuration(spec, instance) or _target_probe(instance, parsed.model)
+        found = (_public_refusal(spec, instance, parsed.model) or _configuration(spec, instance)
+                 or _target_probe(instance, parsed.model))
     except Exception as exc:  # never raise: see provider_readiness
         return Readiness(spec, INVALID, f"could not check {spec}: {exc}")
     return Readiness(spec, found.state, found.message, found.fix)
@@ -118,6 +119,14 @@ def refusal_message(items: Iterable[Readiness]) -> str:
     if not lines:
         return ""
     return "Nothing was sent; these targets cannot run yet:\n  " + "\n  ".join(lines)
+
+
+def _public_refusal(name: str, instance: Provider, model: str) -> Readiness | None:
+    """A public server's refusal (a local path, Ollama without OLLAMA_HOST), before any
+    probe: the answer must not depend on what exists on the server."""
+    if why := instance.public_refusal(model):
+        return Readiness(name, REFUSED, why)
+    return None
 
 
 def _configuration(name: str, instance: Provider) -> Readiness | None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+MIN_SECRET_CHARS = 8
+
 
 @dataclass(frozen=True)
 class EnvVar:
@@ -82,9 +84,13 @@ class Settings:
         )
 
     def secret_values(self) -> list[str]:
-        """Values of every secret variable that is set, longest first (for redaction)."""
+        """Values of every secret variable that is set, longest first (for redaction).
+
+        Exact values of at least MIN_SECRET_CHARS only: a shorter "key" (a word such as
+        ``NVIDIA``) would censor that word everywhere; no real key is that short."""
         found = {self._values[n] for n in self._secret_names if n in self._values}
-        return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+        return sorted((s for s in found if len(s) >= MIN_SECRET_CHARS), key=len,
+                      reverse=True)
 
     def fingerprint(self, names: Iterable[str]) -> str:
         """A stable digest of the given variables' values (cache key, never shown)."""

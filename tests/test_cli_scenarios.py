@@ -87,7 +87,10 @@ def test_estimated_token_rates_are_marked() -> None:
     (["run", "chinese-qa", "--target", "Phi-4=ollama:phi4"], "--target names no group of chinese-qa"),
     (["run", "chinese-qa", "--target", "ollama:phi3.5"], "is not GROUP=PROVIDER:MODEL"),
     (["run", "chinese-qa", "--target", "Phi-3 mini=phi3"], "route 'phi3' is not PROVIDER:MODEL"),
-    (["run", "chinese-qa", "--repeat", "0"], "--repeat must be at least 1"),
+    (["run", "chinese-qa", "--repeat", "0"], "--repeat must be a whole number from 1 to 50"),
+    (["run", "chinese-qa", "--repeat", "1000"], "--repeat must be a whole number from 1 to 50"),
+    (["run", "chinese-qa", "--warmup", "9"], "--warmup must be a whole number from 0 to 5"),
+    (["run", "chinese-qa", "--out", "/nonexistent/x.md"], "the folder /nonexistent does not exist"),
     (["run", "chinese-qa", "--out", "report.html"], "choose a file ending in .csv, .json, .md"),
 ])
 def test_bad_runs_send_nothing(args, says, env, server, tmp_path: Path,

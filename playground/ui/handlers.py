@@ -17,13 +17,14 @@ import pandas as pd
 
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison
 from playground.metrics import TargetResult
+from playground.limits import SlotLimiter, client_address
 from playground.policy import SessionLimiter
 from playground.ui import render
 from playground.ui.attach import image_paths
 from playground.ui.exports import RunRecord, write_exports
 from playground.ui.live import Frame, LiveRun
 from playground.ui.session import Sessions, session_key
-from playground.validate import InputError, plan
+from playground.validate import InputError, number_problems, plan, whole
 from providers import Target
 from providers.base import ChatRequest
 from providers.errors import ProviderError
@@ -39,8 +40,11 @@ def build_request(prompt: str | None, system: str | None, files: Sequence[Any] |
                   max_tokens: float | None, temperature: float | None, top_p: float | None,
                   seed: float | None) -> ChatRequest:
     """The request from the form; ``files`` are paths or the thumbnails' ``(path,
-    caption)`` pairs. Unreadable images raise InputError naming each file."""
-    images, problems = [], []
+    caption)`` pairs. Unreadable images and numbers out of range (NaN and infinities
+    included: an API client can send them) raise InputError naming each."""
+    problems = number_problems(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                               seed=seed)
+    images = []
     for path in image_paths(files):
         try:
             images.append(load_image(path))
@@ -50,9 +54,8 @@ def build_request(prompt: str | None, system: str | None, files: Sequence[Any] |
         raise InputError(problems)
     return ChatRequest(model="", prompt=prompt or "", system=(system or "").strip() or None,
                        images=tuple(images),
-                       max_tokens=None if max_tokens is None else int(max_tokens),
-                       temperature=temperature, top_p=top_p,
-                       seed=None if seed is None else int(seed))
+                       max_tokens=whole(max_tokens), temperature=temperature, top_p=top_p,
+                       seed=whole(seed))
 
 
 class RunHandlers:
@@ -61,6 +64,11 @@ class RunHandlers:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         self.limiter = SessionLimiter(sessions.policy.max_runs_per_session)
+        # A session id is the client's choice; its address is not (limits.py).
+        self.address_limiter = SlotLimiter(
+            sessions.policy.max_runs_per_address,
+            "Your address already runs {limit} comparisons at once (this server's limit "
+            "per visitor); wait for one to finish.")
 
     def _plan(self, targets: Sequence[str] | None, request: ChatRequest,
               keys: dict[str, str] | None) -> tuple[list[Target], Any]:
@@ -77,14 +85,14 @@ class RunHandlers:
         """Run one comparison and stream its frames; bad input raises gr.Error and sends
         nothing."""
         session = session_key(request)
-        timeout = DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s)
+        timeout = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
         try:
-            if timeout <= 0:
-                raise InputError(["The idle timeout must be more than 0 seconds."])
+            if problems := number_problems(timeout_s=timeout):
+                raise InputError(problems)
             chat = build_request(prompt, system, files, max_tokens, temperature, top_p, seed)
             planned, settings = self._plan(targets, chat, keys)
-            slot = ExitStack()
-            slot.enter_context(self.limiter.slot(session))
+            slot = self._slots(session, request)
+            self.sessions.remember_secrets(session, settings)
         except InputError as exc:
             raise gr.Error(render.problems_html(exc.problems), title="Nothing was sent",
                            print_exception=False) from None
@@ -104,6 +112,24 @@ class RunHandlers:
             await run.close()
             self.sessions.finish(session, run)
             slot.close()
+
+    def _slots(self, session: str, request: gr.Request | None) -> ExitStack:
+        """Hold a run slot of this session and one of this client's address (the
+        session id is the client's choice, the address is not); InputError when either
+        is taken, with nothing held."""
+        held = ExitStack()
+        try:
+            held.enter_context(self.limiter.slot(session))
+            held.enter_context(self.address_limiter.slot(
+                client_address(request, self.sessions.policy.trusted_proxies)))
+        except InputError:
+            held.close()
+            raise
+        return held
+
+    async def end_session(self, request: gr.Request = None) -> None:
+        """The tab closed: its keys and the clients built on them are dropped."""
+        await self.sessions.end(session_key(request))
 
     async def stop(self, request: gr.Request = None) -> None:
         """Stop this session's comparison; its panes and table then show "stopped"."""

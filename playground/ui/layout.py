@@ -18,10 +18,12 @@ import gradio as gr
 from playground.policy import Policy
 from playground.preload import start_preload
 from playground.ui import attach, local_panel, presets, render, scenarios_tab, style
+from playground.ui.fields import NumberField
 from playground.ui.handlers import N_SLOTS, RunHandlers
 from playground.ui.page import PageHandlers, catalog_targets
 from playground.ui.picker import provider_options
-from playground.ui.session import Sessions
+from playground.ui.session import Sessions, session_capacity
+from playground.validate import MAX_TIMEOUT_S, MAX_TOKENS, SEED_MAX
 from providers.settings import Settings
 
 TITLE = "SLM Playground"
@@ -30,8 +32,12 @@ INTRO = ("One prompt (and images) to up to six models at once: watch the answers
          "compare time to first token, total time, tokens and speed.")
 
 
-def launch_options() -> dict[str, Any]:
-    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling at launch).
+def launch_options(policy: Policy | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``demo.launch`` (Gradio 6 takes styling and the upload
+    limit at launch; a Space runs ``python app.py``, which launches with these).
+
+    Uploads larger than ``PLAYGROUND_MAX_UPLOAD_MB`` (default 20, one image's limit)
+    are refused by Gradio's upload route before they are stored.
 
     Gradio keeps a copy of every component's config per session (about 1 MB for this
     page) for an hour after the tab closes; ``PLAYGROUND_SESSION_CAPACITY`` (default
@@ -39,11 +45,11 @@ def launch_options() -> dict[str, Any]:
     on a busy Space. Gradio's own run history is off: it would keep every prompt and
     answer in the visitor's browser; the playground has its exports and history.
     """
+    policy = policy or Policy.from_env()
     return {"theme": gr.themes.Soft(), "css": style.css(N_SLOTS),
             "footer_links": ["api", "gradio"],
-            "state_session_capacity": Settings.load().integer("PLAYGROUND_SESSION_CAPACITY",
-                                                              1000, maximum=1_000_000),
-            "run_history": False}
+            "state_session_capacity": session_capacity(),
+            "max_file_size": policy.max_upload_mb * 2**20, "run_history": False}
 
 
 def queue_options() -> dict[str, Any]:
@@ -135,16 +141,19 @@ def _options(f: dict[str, Any], sessions: Sessions) -> None:
             f["models_note"] = gr.Markdown(elem_id="models-note")
         with gr.Column(scale=2), gr.Accordion("Parameters", open=False,
                                               elem_id="parameters"):
+            # NumberField: the handler checks each value (NaN, inf, range) itself.
             with gr.Row():
-                f["max_tokens"] = gr.Number(512, label="Max tokens", precision=0, minimum=1)
-                f["temperature"] = gr.Number(None, minimum=0, maximum=2,
-                                             label="Temperature (empty: default)")
-                f["top_p"] = gr.Number(None, minimum=0, maximum=1,
-                                       label="top_p (empty: default)")
+                f["max_tokens"] = NumberField(512, label="Max tokens", precision=0, minimum=1,
+                                              maximum=MAX_TOKENS)
+                f["temperature"] = NumberField(None, minimum=0, maximum=2,
+                                               label="Temperature (empty: default)")
+                f["top_p"] = NumberField(None, minimum=0, maximum=1,
+                                         label="top_p (empty: default)")
             with gr.Row():
-                f["seed"] = gr.Number(None, label="Seed (empty: none)",
-                                      precision=0)
-                f["timeout"] = gr.Number(60, label="Idle timeout per target (s)", minimum=1)
+                f["seed"] = NumberField(None, label="Seed (empty: none)", precision=0,
+                                        minimum=0, maximum=SEED_MAX)
+                f["timeout"] = NumberField(60, label="Idle timeout per target (s)", minimum=1,
+                                           maximum=MAX_TIMEOUT_S)
 
 
 def _panes() -> dict[str, list[Any]]:
@@ -238,6 +247,8 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     f["add"].click(page.add_target, [f["targets"], f["provider"], f["model"]],
                    f["targets"], api_visibility="private")
     view = [keys_status, f["provider"], providers_md]
-    save.click(page.save_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
+    save.click(page.save_session_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
                api_visibility="private")
+    # The tab closed (its heartbeat ended): drop its keys and the clients built on them.
+    demo.unload(runs.end_session)
     clear.click(page.clear_keys, None, [keys, *key_boxes, *view], api_visibility="private")

@@ -10,7 +10,7 @@ import gradio as gr
 
 from playground.ui import picker, presets, render
 from playground.ui.handlers import SKIP
-from playground.ui.session import Sessions, setting_fields
+from playground.ui.session import Sessions, session_key, setting_fields
 from playground.ui.share import page_url, read_share, share_link
 from playground.validate import MAX_TARGETS, InputError
 from providers.catalog import PHI_MODELS
@@ -59,12 +59,13 @@ class PageHandlers:
             gr.Info("This comparison needs an image: attach one before pressing Compare.")
         return [targets_update(list(preset.targets)), preset.prompt, preset.system]
 
-    async def pick_provider(self, provider_id: str | None,
-                            keys: dict[str, str] | None) -> list[Any]:
+    async def pick_provider(self, provider_id: str | None, keys: dict[str, str] | None,
+                            request: gr.Request = None) -> list[Any]:
         """The chosen provider's models (service list merged with the catalog)."""
         if not provider_id:
             return [gr.update(choices=[], value=None), ""]
         settings = self.sessions.settings_for(keys)
+        self.sessions.remember_secrets(session_key(request), settings)
         options, note = await picker.model_options(provider_id, settings)
         first = options[0][1] if options else None
         return [gr.update(choices=options, value=first), note]
@@ -94,8 +95,16 @@ class PageHandlers:
         except InputError as exc:
             raise gr.Error(render.problems_html(exc.problems), title="Not saved",
                            print_exception=False) from None
-        self.sessions.remember_secrets(settings)
         return [merged, *[""] * len(self.fields), *self._settings_view(merged)]
+
+    def save_session_keys(self, request: gr.Request, keys: dict[str, str] | None,
+                          *values: str) -> list[Any]:
+        """:meth:`save_keys` for the page: the keys are redacted from logs from now
+        on, until the session ends (Gradio passes ``request`` first)."""
+        outputs = self.save_keys(keys, *values)
+        self.sessions.remember_secrets(session_key(request),
+                                       self.sessions.settings_for(outputs[0]))
+        return outputs
 
     def clear_keys(self) -> list[Any]:
         """Forget this session's keys (the server's own settings apply again)."""

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from playground.engine import ProviderPool
+from playground.limits import ServerKeyBudget
 from playground.reports import export, rows_frame, summarize
 from playground.routing import resolve_routes
 from playground.runner import RunOptions, ScenarioRun
@@ -98,14 +99,17 @@ def _load(pack_id: str, directory: Path) -> Scenario:
 async def run_pack(pack_id: str, settings: Settings, repeats: int | None = None,
                    warmup: int | None = None, *, directory: Path = SCENARIOS_DIR,
                    store_path: str | Path | None = None,
-                   report_dir: str | Path | None = None) -> AsyncIterator[ScenarioFrame]:
+                   report_dir: str | Path | None = None,
+                   budget: ServerKeyBudget | None = None) -> AsyncIterator[ScenarioFrame]:
     """Run a pack and yield a frame after each finished row, then one with the report.
 
     Raises InputError (nothing sent) for a broken file or bad input. The run is saved in
-    the history (``store_path``, default ``$PLAYGROUND_DB`` or ./playground.db)."""
+    the history (``store_path``, default ``$PLAYGROUND_DB`` or ./playground.db). ``budget``
+    (a public server's) is charged one request per target per round on its keys."""
     scenario = _load(pack_id, directory)
     run = ScenarioRun(scenario, settings, RunOptions(repeats or None, warmup))
     run.store = store = Store(store_path, settings.secret_values())
+    run.budget = budget  # each upstream request on the server's keys counts
     try:
         yield ScenarioFrame(f"Starting {scenario.id}: {run.total} answers to collect…",
                             rows_table([]), chart_frame([]), "", None)

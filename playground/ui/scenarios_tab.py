@@ -12,11 +12,13 @@ from typing import Any
 
 import gradio as gr
 
+from playground.limits import SlotLimiter, client_address
 from playground.policy import SessionLimiter
 from playground.ui import scenarios_handlers as packs
 from playground.ui import style
+from playground.ui.fields import NumberField
 from playground.ui.session import Sessions, session_key
-from playground.validate import InputError
+from playground.validate import InputError, number_problem
 
 TAB_TITLE = "Scenarios"
 PUBLIC_MAX_REPEATS = 3  # a pack is many requests: visitors of a public server get fewer
@@ -28,6 +30,11 @@ class ScenarioTab:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         self.limiter = SessionLimiter(1)  # one pack at a time per session
+        # ...and per address: a session id is the client's choice (limits.py).
+        self.address_limiter = SlotLimiter(
+            sessions.policy.max_scenarios_per_address,
+            "Your address already runs {limit} scenario(s) at once (this server's limit "
+            "per visitor); wait for it to finish.")
 
     def _settings(self, keys: dict[str, str] | None) -> Any:
         try:
@@ -45,9 +52,12 @@ class ScenarioTab:
             return "**This pack cannot run:**\n\n" + "\n".join(f"- {p}" for p in exc.problems)
 
     def repeats_for(self, repeats: float | None) -> int | None:
-        """The repeats to run (None: the pack's own), capped on a public server."""
-        if repeats is None or repeats <= 0:
+        """The repeats to run (None or 0: the pack's own), capped on a public server;
+        InputError for NaN, infinities, fractions and numbers out of range."""
+        if repeats is None or repeats == 0:
             return PUBLIC_MAX_REPEATS if self.sessions.policy.public else None
+        if problem := number_problem("repeats", repeats):
+            raise InputError([problem])
         wanted = int(repeats)
         return min(wanted, PUBLIC_MAX_REPEATS) if self.sessions.policy.public else wanted
 
@@ -58,10 +68,13 @@ class ScenarioTab:
         if not pack_id:
             raise gr.Error("Pick a pack first.", title="Nothing was sent")
         settings = self._settings(keys)
-        self.sessions.remember_secrets(settings)
+        session = session_key(request)
+        address = client_address(request, self.sessions.policy.trusted_proxies)
+        self.sessions.remember_secrets(session, settings)
         try:
-            with self.limiter.slot(session_key(request)):
-                frames = packs.run_pack(pack_id, settings, repeats=self.repeats_for(repeats))
+            with self.limiter.slot(session), self.address_limiter.slot(address):
+                frames = packs.run_pack(pack_id, settings, repeats=self.repeats_for(repeats),
+                                        budget=self.sessions.budget)
                 async for frame in frames:
                     download = gr.update(value=frame.report, visible=frame.report is not None)
                     yield [frame.progress, frame.table, frame.chart_html, download]
@@ -82,8 +95,8 @@ def build(sessions: Sessions, keys: Any) -> None:
     with gr.Row():
         pack = gr.Dropdown(packs.pack_choices(), value=None, label="Scenario pack",
                            elem_id="scenario-pack")
-        repeats = gr.Number(None, label="Repeats (empty: the pack's own)",
-                            precision=0, minimum=0, elem_id="scenario-repeats")
+        repeats = NumberField(None, label="Repeats (empty: the pack's own)",
+                              precision=0, minimum=0, elem_id="scenario-repeats")
     about = gr.Markdown(elem_id="scenario-about")
     with gr.Row():
         go = gr.Button("Run scenario", variant="primary", elem_id="scenario-run")
