@@ -60,6 +60,8 @@ def test_a_failing_target_never_breaks_the_others(settings, server) -> None:
     page = shown(frames)
     assert "HTTP 500" in page["status"][1] and "boom" in page["status"][1]
     assert page["answers"][1] == "*(no text received)*"
+    row = page["table"].set_index("target").loc["openai:phi-3.5-mini-instruct"]
+    assert "boom" in row["error"] and row["error"] == failed.error  # the table says why
 
 
 def test_a_retired_target_is_refused_before_sending(settings, server) -> None:

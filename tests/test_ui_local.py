@@ -55,8 +55,9 @@ def test_download_reports_progress_and_the_model_appears(hub, tmp_path) -> None:
 
     def progress(value, desc=None, unit="steps"):
         seen.append(value)
-    status, table, choice = panel.download("phi-3.5-mini", progress=progress)
+    status = panel.download("phi-3.5-mini", progress=progress)
     assert "Downloaded **phi-3.5-mini**" in status and "onnx:phi-3.5-mini" in status
+    table, choice = panel.refresh()  # the page re-reads the table after the download
     row = table.set_index("name").loc["phi-3.5-mini"]
     assert row["present"] == "yes"
     assert "phi-3.5-mini" not in choice["choices"]
@@ -81,18 +82,16 @@ def test_progress_is_relayed_from_the_download_thread(panel, monkeypatch) -> Non
 @pytest.mark.parametrize("offline, message", [
     (True, "HF_HUB_OFFLINE is set"), (False, "Downloads need internet access")])
 def test_download_failure_is_a_clear_message(panel, monkeypatch, offline, message) -> None:
-    # The module's own message reaches the page (no network in tests).
+    # The module's own message reaches the page (no network in tests), in the status line
+    # and a warning toast: no raised error, whose overlay would cover the table.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", offline)
-    with pytest.raises(gr.Error, match=message) as caught:
-        panel.download("phi-3.5-mini", progress=lambda *a, **k: None)
-    assert caught.value.title == "phi-3.5-mini was not downloaded"
-    with pytest.raises(gr.Error, match="Pick a model"):
-        panel.download(None)
+    status = panel.download("phi-3.5-mini", progress=lambda *a, **k: None)
+    assert status.startswith("✗ **phi-3.5-mini was not downloaded.**") and message in status
+    assert "Pick a model" in panel.download(None)
 
 
 def test_a_public_server_downloads_nothing(tmp_path) -> None:
     public = LocalPanel(Sessions(Settings({"ONNX_MODELS_DIR": str(tmp_path)}),
                                  Policy(public=True)))
-    with pytest.raises(gr.Error, match="turned off on a public server"):
-        public.download("phi-3.5-mini")
+    assert "turned off" in public.download("phi-3.5-mini")
     assert list(tmp_path.iterdir()) == []

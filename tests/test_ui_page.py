@@ -9,9 +9,9 @@ import gradio as gr
 import pytest
 
 from playground.policy import Policy
-from playground.ui import picker
+from playground.ui import picker, readiness_view
 from playground.ui.handlers import RunHandlers
-from playground.ui.page import PageHandlers, catalog_targets
+from playground.ui.page import PageHandlers
 from playground.ui.presets import ROUTES, presets
 from playground.ui.session import Sessions
 from playground.ui.share import page_url, read_share, share_link
@@ -49,8 +49,11 @@ def test_share_link_limits_and_page_url() -> None:
 def test_load_fills_the_form_from_the_link(settings) -> None:
     request = SimpleNamespace(query_params={"targets": f"{NIM},ollama:phi3.5", "prompt": "Hi"},
                               headers={"referer": "http://127.0.0.1:7860/?targets=x"})
-    targets, prompt, system, base, link = page(settings).on_load(request)
-    assert targets["value"] == [NIM, "ollama:phi3.5"] and NIM in targets["choices"]
+    preset, targets, prompt, system, base, link = page(settings).on_load(request)
+    assert preset["value"] is None  # a shared setup is not replaced by a preset
+    assert targets["value"] == [NIM, "ollama:phi3.5"]
+    labels = dict((v, k) for k, v in targets["choices"])
+    assert labels[NIM] == f"{NIM} · ✓ ready"
     assert (prompt, base) == ("Hi", "http://127.0.0.1:7860/")
     assert system == {"__type__": "update"}  # not in the link: left as it is
     assert link == f"http://127.0.0.1:7860/?targets={NIM},ollama:phi3.5&prompt=Hi"
@@ -66,7 +69,8 @@ def test_presets_cover_the_lesson_and_never_need_github() -> None:
         assert pair in names
     onnx = next(p for p in found if p.route == "onnx" and "mini" in p.name)
     assert onnx.targets == ("onnx:phi-3-mini-4k", "onnx:phi-3.5-mini")
-    assert all(not t.startswith("github:") for t in catalog_targets())
+    assert all(not t.startswith("github:") for t in
+               readiness_view.known_targets(Settings({})))
 
 
 def test_apply_preset(settings) -> None:
@@ -79,9 +83,11 @@ def test_apply_preset(settings) -> None:
 def test_provider_options_say_why_not(fakes) -> None:
     settings = Settings.load(dotenv_path=None, environ={})
     labels = dict((v, k) for k, v in picker.provider_options(settings))
-    assert "not configured: set NVIDIA_API_KEY" in labels["nim"]
-    assert "retired by GitHub on 2026-07-30" in labels["github"]
-    assert "ready" in labels["ollama"]
+    assert labels["nim"] == "NVIDIA NIM (nim) — ✗ needs NVIDIA_API_KEY"
+    assert labels["github"].endswith("✗ retired 2026-07-30")
+    assert list(labels)[-1] == "github"  # the retired route last
+    ready = dict((v, k) for k, v in picker.provider_options(Settings(fakes)))
+    assert ready["ollama"].endswith("✓ ready") and ready["nim"].endswith("✓ ready")
     table = picker.providers_markdown(Settings.load(dotenv_path=None, environ=fakes))
     assert "`NVIDIA_API_KEY` ✓" in table and KEYS["NVIDIA_API_KEY"] not in table
 
@@ -91,12 +97,12 @@ def test_models_merge_the_service_list_with_the_catalog(settings, monkeypatch) -
     model, note = asyncio.run(handlers_.pick_provider("ollama", {}))
     labels = dict((v, k) for k, v in model["choices"])
     assert "available" in labels["phi3.5"] and "available" not in labels["phi3:medium"]
-    assert "phi3.5:latest" not in labels and note == ""
+    assert "phi3.5:latest" not in labels and note.startswith("✓ ready: Ollama answers")
     nim, _ = asyncio.run(handlers_.pick_provider("nim", {}))
     assert "available" in dict((v, k) for k, v in nim["choices"])[
         "microsoft/phi-3.5-vision-instruct"]
     _, azure_note = asyncio.run(handlers_.pick_provider("azure", {}))
-    assert azure_note.startswith("Could not list Azure AI Foundry's models")
+    assert "Could not list Azure AI Foundry's models" in azure_note
     assert KEYS["AZURE_AI_API_KEY"] not in azure_note
 
 

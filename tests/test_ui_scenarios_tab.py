@@ -16,7 +16,7 @@ from playground.ui.session import Sessions
 from providers.settings import Settings
 from tests.fakes.services import Behaviours
 from tests.scenario_support import answering
-from tests.ui_support import session
+from tests.ui_support import free_port, session
 
 
 def tab(settings: Settings, policy: Policy | None = None) -> ScenarioTab:
@@ -67,12 +67,12 @@ def test_one_pack_at_a_time_per_session(fakes, behaviours: Behaviours, monkeypat
         first = handlers.run("chinese-qa", 1, {}, request=session("a"))
         await anext(first)
         try:
-            with pytest.raises(gr.Error) as caught:
-                await anext(handlers.run("chinese-qa", 1, {}, request=session("a")))
+            refused = await anext(handlers.run("chinese-qa", 1, {}, request=session("a")))
+            assert refused[1:] == [gr.skip()] * 3  # table, chart, report left as they are
             other = handlers.run("chinese-qa", 1, {}, request=session("b"))
             await anext(other)  # another session is not limited
             await other.aclose()
-            return caught.value.message
+            return refused[0]
         finally:
             await first.aclose()
     assert "already runs 1" in asyncio.run(go())
@@ -83,5 +83,29 @@ def test_describe_and_bad_input(fakes) -> None:
     text = asyncio.run(handlers.describe("moe-agent", {}))
     assert "Phi-3.5 MoE" in text
     assert asyncio.run(handlers.describe(None, {})).startswith("Pick a pack")
-    with pytest.raises(gr.Error, match="public server"):
-        asyncio.run(handlers.describe("moe-agent", {"NIM_BASE_URL": "http://10.0.0.1/v1"}))
+    refused = asyncio.run(handlers.describe("moe-agent", {"NIM_BASE_URL": "http://10.0.0.1/v1"}))
+    assert refused.startswith("**This pack cannot run:**") and "public server" in refused
+
+
+def test_run_without_a_pack_is_a_message_not_an_error() -> None:
+    handlers = tab(Settings({}))
+
+    async def go() -> list:
+        return [frame async for frame in handlers.run(None, None, {})]
+    (frame,) = asyncio.run(go())
+    assert frame[0] == "✗ **Nothing was sent.** Pick a scenario pack first (the list above)."
+    assert frame[1:] == [gr.skip()] * 3
+
+
+def test_a_pack_that_cannot_run_is_refused_before_anything(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "history.db"))
+    handlers = tab(Settings({"ONNX_MODELS_DIR": str(tmp_path / "models"),
+                             "OLLAMA_HOST": f"http://127.0.0.1:{free_port()}"}))
+
+    async def go() -> list:
+        return [frame async for frame in handlers.run("chinese-qa", 1, {})]
+    (frame,) = asyncio.run(go())  # one frame: the refusal, no "Starting" first
+    assert "No group of this pack can run here" in frame[0]
+    assert "python -m playground models download phi-3.5-mini" in frame[0]
+    assert frame[1:] == [gr.skip()] * 3
+    assert not (tmp_path / "history.db").exists()  # nothing saved

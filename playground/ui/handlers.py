@@ -8,6 +8,7 @@ charts and the 2 download buttons.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -19,12 +20,12 @@ from playground.engine import DEFAULT_TIMEOUT_S, Comparison
 from playground.metrics import TargetResult
 from playground.limits import SlotLimiter, client_address
 from playground.policy import SessionLimiter
-from playground.ui import render
+from playground.ui import readiness_view, render
 from playground.ui.attach import image_paths
 from playground.ui.exports import RunRecord, write_exports
 from playground.ui.live import Frame, LiveRun
 from playground.ui.session import Sessions, session_key
-from playground.validate import InputError, number_problems, plan, whole
+from playground.validate import InputError, check_request, number_problems, plan, whole
 from providers import Target
 from providers.base import ChatRequest
 from providers.errors import ProviderError
@@ -58,6 +59,15 @@ def build_request(prompt: str | None, system: str | None, files: Sequence[Any] |
                        seed=whole(seed))
 
 
+class NotRunnable(Exception):
+    """Targets that cannot run now (readiness); ``html`` is the one message saying what
+    would make each runnable, ``problems`` the request's own problems."""
+
+    def __init__(self, html: str, problems: list[str]) -> None:
+        super().__init__(html)
+        self.html, self.problems = html, problems
+
+
 class RunHandlers:
     """Compare, Stop and the after-run step, sharing the server's :class:`Sessions`."""
 
@@ -73,6 +83,10 @@ class RunHandlers:
     def _plan(self, targets: Sequence[str] | None, request: ChatRequest,
               keys: dict[str, str] | None) -> tuple[list[Target], Any]:
         settings = self.sessions.settings_for(keys)
+        refusal = readiness_view.compare_refusal(targets, settings)
+        if refusal:
+            max_chars = self.sessions.policy.max_prompt_chars
+            raise NotRunnable(refusal, check_request(request, max_chars))
         planned = plan(list(targets or []), request, settings,
                        max_prompt_chars=self.sessions.policy.max_prompt_chars)
         return planned, settings
@@ -90,11 +104,16 @@ class RunHandlers:
             if problems := number_problems(timeout_s=timeout):
                 raise InputError(problems)
             chat = build_request(prompt, system, files, max_tokens, temperature, top_p, seed)
-            planned, settings = self._plan(targets, chat, keys)
+            # In a thread: readiness may probe a local server (short timeout, cached).
+            planned, settings = await asyncio.to_thread(self._plan, targets, chat, keys)
             slot = self._slots(session, request)
             self.sessions.remember_secrets(session, settings)
         except InputError as exc:
-            raise gr.Error(render.problems_html(exc.problems), title="Nothing was sent",
+            raise gr.Error(render.problems_html(list(dict.fromkeys(exc.problems))),
+                           title="Nothing was sent", print_exception=False) from None
+        except NotRunnable as exc:
+            parts = [render.problems_html(exc.problems)] if exc.problems else []
+            raise gr.Error("<br>".join([*parts, exc.html]), title="Nothing was sent",
                            print_exception=False) from None
         comparison = Comparison(chat, planned, self.sessions.pool(), timeout_s=timeout,
                                 settings=settings)

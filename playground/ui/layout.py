@@ -17,11 +17,11 @@ import gradio as gr
 
 from playground.policy import Policy
 from playground.preload import start_preload
-from playground.ui import attach, local_panel, presets, render, scenarios_tab, style
+from playground.ui import (attach, keyless, local_panel, preload_view, readiness_view, render,
+                           scenarios_tab, style)
 from playground.ui.fields import NumberField
 from playground.ui.handlers import N_SLOTS, RunHandlers
-from playground.ui.page import PageHandlers, catalog_targets
-from playground.ui.picker import provider_options
+from playground.ui.page import PageHandlers
 from playground.ui.session import Sessions, session_capacity
 from playground.validate import MAX_TIMEOUT_S, MAX_TOKENS, SEED_MAX
 from providers.settings import Settings
@@ -65,13 +65,15 @@ def compare_concurrency() -> int:
 def build_demo(settings: Settings | None = None, policy: Policy | None = None) -> gr.Blocks:
     """The whole app for ``settings`` (default: environment and ``.env``)."""
     sessions = Sessions(settings or Settings.load(), policy or Policy.from_env())
-    start_preload(sessions.settings)  # PLAYGROUND_PRELOAD_MODELS, in a background thread
+    preloading = start_preload(sessions.settings)  # PLAYGROUND_PRELOAD_MODELS, a thread
     runs, page = RunHandlers(sessions), PageHandlers(sessions)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="intro")
         keys = gr.State({})
         base_url = gr.State("/")
         with gr.Tab("Compare", id="compare"):
+            preload_ui = preload_view.build(preloading)  # its progress, while it runs
+            keyless_ui = keyless.build(sessions)
             form = _form(sessions)
             panes = _panes()
             table = gr.Dataframe(render.metrics_table([]), headers=render.TABLE_COLUMNS,
@@ -85,11 +87,15 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
         with gr.Tab(scenarios_tab.TAB_TITLE, id="scenarios"):
             scenarios_tab.build(sessions, keys)
         with gr.Tab("Local models", id="local") as local_tab:
-            local_panel.build(sessions, local_tab)
+            local_download = local_panel.build(sessions, local_tab)
         with gr.Tab("Settings", id="settings"):
             key_boxes, save, clear, keys_status, providers_md = _settings(page)
-        _wire(demo, runs, page, form, panes, table, record, charts, downloads, keys,
-              base_url, key_boxes, save, clear, keys_status, providers_md)
+        keys_events = _wire(demo, runs, page, form, panes, table, record, charts,
+                            downloads, keys, base_url, key_boxes, save, clear, keys_status,
+                            providers_md)
+        downloads_done = [local_download, keyless.wire(keyless_ui, form, keys)]
+        readiness_view.wire(page, form, keys, keyless_ui, preload_ui,
+                            [*downloads_done, *keys_events])
     demo.queue(**queue_options())
     return demo
 
@@ -98,11 +104,13 @@ def _form(sessions: Sessions) -> dict[str, Any]:
     """The inputs, kept compact so that the answers start on the first screen."""
     f: dict[str, Any] = {}
     with gr.Row():
-        f["preset"] = gr.Dropdown([p.name for p in presets.presets()], value=None,
+        f["preset"] = gr.Dropdown(readiness_view.preset_choices(sessions.settings), value=None,
                                   label="Lesson presets", scale=1, elem_id="preset")
-        f["targets"] = gr.Dropdown(catalog_targets(), value=[], multiselect=True,
-                                   max_choices=N_SLOTS, allow_custom_value=True, scale=1,
+        f["targets"] = gr.Dropdown(readiness_view.target_choices([], sessions.settings),
+                                   value=[], multiselect=True, max_choices=N_SLOTS,
+                                   allow_custom_value=True, scale=1,
                                    label="Targets (1-6, PROVIDER:MODEL)", elem_id="targets")
+    f["readiness"] = gr.Markdown(elem_id="target-readiness")
     with gr.Row():
         # One line each, growing with the text (max_lines): room for the answers.
         f["prompt"] = gr.Textbox(label="Prompt", lines=1, max_lines=8, scale=3,
@@ -133,7 +141,8 @@ def _options(f: dict[str, Any], sessions: Sessions) -> None:
         with gr.Column(scale=3), gr.Accordion("Add a target from a provider's models",
                                               open=False, elem_id="picker"):
             with gr.Row():
-                f["provider"] = gr.Dropdown(provider_options(sessions.settings), value=None,
+                f["provider"] = gr.Dropdown(readiness_view.provider_options(sessions.settings),
+                                            value=None,
                                             label="Provider", elem_id="provider")
                 f["model"] = gr.Dropdown([], value=None, allow_custom_value=True,
                                          label="Model", elem_id="model")
@@ -212,14 +221,16 @@ def _settings(page: PageHandlers) -> tuple[list[Any], Any, Any, Any, Any]:
 def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, Any],
           panes: dict[str, list[Any]], table: Any, record: Any, charts: list[Any],
           downloads: list[Any], keys: Any, base_url: Any, key_boxes: list[Any], save: Any,
-          clear: Any, keys_status: Any, providers_md: Any) -> None:
+          clear: Any, keys_status: Any, providers_md: Any) -> list[Any]:
     inputs = [f["targets"], f["prompt"], f["system"], f["files"], f["max_tokens"],
               f["temperature"], f["top_p"], f["seed"], f["timeout"], keys]
     outputs = [*panes["slots"], *panes["status"], *panes["answers"], table, record,
                *charts, *downloads]
     run = f["go"].click(runs.compare, inputs, outputs, api_name="compare",
                         concurrency_limit=compare_concurrency(), concurrency_id="compare",
-                        show_progress="minimal")
+                        # "hidden": a refusal's error would otherwise stay as an "Error"
+                        # badge over the metrics table; the panes show progress.
+                        show_progress="hidden")
     # .success, not .then: after a failed run the previous results must not come back.
     run.success(runs.after_run, record, [*charts, *downloads], api_visibility="private")
     # Not cancels=[run]: a cancelled generator could not show "stopped"; the engine
@@ -227,14 +238,16 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     f["stop"].click(runs.stop, None, None, queue=False, api_name="stop")
 
     setup = [f["targets"], f["prompt"], f["system"]]
-    demo.load(page.on_load, None, [*setup, base_url, f["share"]], api_visibility="private")
+    demo.load(page.on_load, None, [f["preset"], *setup, base_url, f["share"]],
+              api_visibility="private")
     demo.load(page.settings_view, keys, [keys_status, f["provider"], providers_md],
               api_visibility="private")
     for box in setup:
         box.change(page.share, [base_url, *setup], f["share"], queue=False,
                    trigger_mode="always_last",
                    show_progress="hidden", api_visibility="private")
-    f["preset"].input(page.apply_preset, f["preset"], setup, api_visibility="private")
+    f["preset"].input(page.apply_preset, [f["preset"], keys], setup,
+                      api_visibility="private")
     f["provider"].input(page.pick_provider, [f["provider"], keys],
                         [f["model"], f["models_note"]], api_visibility="private")
     optional = [f["temperature"], f["top_p"], f["seed"]]
@@ -244,11 +257,14 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     f["attach"].upload(attach.add_images, [f["files"], f["attach"]], thumbnails,
                        api_visibility="private")
     f["clear_images"].click(attach.clear_images, None, thumbnails, api_visibility="private")
-    f["add"].click(page.add_target, [f["targets"], f["provider"], f["model"]],
+    f["add"].click(page.add_target, [f["targets"], f["provider"], f["model"], keys],
                    f["targets"], api_visibility="private")
     view = [keys_status, f["provider"], providers_md]
-    save.click(page.save_session_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
-               api_visibility="private")
+    # "hidden": refused keys are a toast, not an "Error" badge left over the key boxes.
+    saved = save.click(page.save_session_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
+                       show_progress="hidden", api_visibility="private")
     # The tab closed (its heartbeat ended): drop its keys and the clients built on them.
     demo.unload(runs.end_session)
-    clear.click(page.clear_keys, None, [keys, *key_boxes, *view], api_visibility="private")
+    cleared = clear.click(page.clear_keys, None, [keys, *key_boxes, *view],
+                          api_visibility="private")
+    return [saved, cleared]

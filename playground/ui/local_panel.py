@@ -5,19 +5,25 @@ huggingface_hub)."""
 from __future__ import annotations
 
 import concurrent.futures
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
 from playground import local_models
+from playground.ui import preload_view
 from playground.ui.session import Sessions
+from providers.settings import Settings
 
 COLUMNS = ["name", "title", "present", "approx_gb", "vision", "source"]
-POLL_S = 0.25
+POLL_S = 0.25  # the download reports bytes on disk about 4 times a second
 # Gigabytes per click from any visitor would fill a shared server's disk.
 PUBLIC_NO_DOWNLOADS = ("Downloads are turned off on a public server; its owner can place "
-                       "models in ONNX_MODELS_DIR.")  # the download reports bytes on disk about 4 times a second
+                       "models in ONNX_MODELS_DIR.")
+# Two downloads into one folder would collide: the server's own preload goes first.
+PRELOADING = ("This server is downloading {name} already (PLAYGROUND_PRELOAD_MODELS); "
+              "its progress is on the Compare tab.")
 
 
 class LocalPanel:
@@ -44,38 +50,54 @@ class LocalPanel:
     def refresh(self) -> list[Any]:
         return [self.table(), gr.update(choices=self.downloadable(), value=None)]
 
-    def download(self, name: str | None, progress: gr.Progress = gr.Progress()) -> list[Any]:
-        """Download ``name`` into ONNX_MODELS_DIR with a progress bar (bytes on disk)."""
+    def download(self, name: str | None, progress: gr.Progress = gr.Progress()) -> str:
+        """Download ``name`` into ONNX_MODELS_DIR with a progress bar (bytes on disk);
+        returns the status line. A refusal or a failure is a message in that line, never
+        an error overlay: the table and the dropdown stay usable."""
         if self.sessions.policy.public:
-            raise gr.Error(PUBLIC_NO_DOWNLOADS, print_exception=False)
+            return refused(PUBLIC_NO_DOWNLOADS)
         if not name:
-            raise gr.Error("Pick a model to download.", print_exception=False)
-        latest: list[int] = []
-
-        def report(done: int, total: int) -> None:
-            latest[:] = [done, total]
-
-        # The download reports from its own thread; gr.Progress only works in this
-        # handler's context, so this thread relays the latest figure.
-        with concurrent.futures.ThreadPoolExecutor(1, "onnx-download") as pool:
-            # HF_ENDPOINT as the server's settings have it (huggingface_hub reads the
-            # environment only once, at import).
-            job = pool.submit(local_models.download, name, self.sessions.settings, report,
-                              endpoint=self.sessions.settings.get("HF_ENDPOINT"))
-            while not concurrent.futures.wait([job], timeout=POLL_S).done:
-                if latest:
-                    progress(tuple(latest), desc=f"Downloading {name}", unit="bytes")
-            try:
-                path = job.result()
-            except local_models.DownloadError as exc:
-                raise gr.Error(str(exc), title=f"{name} was not downloaded",
-                               print_exception=False) from None
-        return [f"Downloaded **{name}** to `{path}`: use it as `onnx:{name}`.",
-                *self.refresh()]
+            return refused("Pick a model to download first (the list above the button).")
+        if name in preload_view.busy():
+            return refused(PRELOADING.format(name=name))
+        try:
+            path = fetch(name, self.sessions.settings, progress, f"Downloading {name}")
+        except local_models.DownloadError as exc:
+            return refused(f"**{name} was not downloaded.** {exc}")
+        return f"Downloaded **{name}** to `{path}`: use it as `onnx:{name}`."
 
 
-def build(sessions: Sessions, tab: gr.Tab) -> None:
-    """The tab's components and wiring (the table is re-read whenever the tab opens)."""
+def refused(message: str) -> str:
+    """A refusal for the status line beside the button. Not also a toast: toasts pile up
+    in the top right corner, over the page's inputs, for 10 s each."""
+    return f"✗ {message}"
+
+
+def fetch(name: str, settings: Settings, progress: Any, desc: str) -> Path:
+    """Download known model ``name`` (``local_models.download``) while relaying its
+    progress to ``progress`` (a gr.Progress) as (bytes on disk, total bytes).
+
+    The download reports from its own thread; gr.Progress only works in the handler's
+    context, so the handler's thread relays the latest figure. Raises DownloadError."""
+    latest: list[int] = []
+
+    def report(done: int, total: int) -> None:
+        latest[:] = [done, total]
+
+    with concurrent.futures.ThreadPoolExecutor(1, "onnx-download") as pool:
+        # HF_ENDPOINT as the server's settings have it (huggingface_hub reads the
+        # environment only once, at import).
+        job = pool.submit(local_models.download, name, settings, report,
+                          endpoint=settings.get("HF_ENDPOINT"))
+        while not concurrent.futures.wait([job], timeout=POLL_S).done:
+            if latest:
+                progress(tuple(latest), desc=desc, unit="bytes")
+        return job.result()
+
+
+def build(sessions: Sessions, tab: gr.Tab) -> Any:
+    """The tab's components and wiring (the table is re-read whenever the tab opens);
+    returns the download event, for the page to refresh what can run after it."""
     panel = LocalPanel(sessions)
     gr.Markdown("Phi models that run on this machine's CPU with ONNX Runtime GenAI (int4), "
                 "kept in `ONNX_MODELS_DIR`. A present model is used as `onnx:NAME`. "
@@ -90,8 +112,12 @@ def build(sessions: Sessions, tab: gr.Tab) -> None:
         refresh = gr.Button("Refresh", elem_id="local-refresh")
     status = gr.Markdown(PUBLIC_NO_DOWNLOADS if sessions.policy.public else "",
                          elem_id="local-status")
-    # One download at a time: two sessions fetching the same folder would collide.
-    download.click(panel.download, choice, [status, table, choice], concurrency_limit=1,
-                   concurrency_id="download", api_visibility="private")
+    # One download at a time: two sessions fetching the same folder would collide. The
+    # progress bar shows in the status line only (the event's one output), so the table
+    # and the dropdown stay usable; the table is re-read afterwards.
+    done = download.click(panel.download, choice, status, concurrency_limit=1,
+                          concurrency_id="download", api_visibility="private")
+    done.then(panel.refresh, None, [table, choice], api_visibility="private")
     refresh.click(panel.refresh, None, [table, choice], api_visibility="private")
     tab.select(panel.refresh, None, [table, choice], api_visibility="private")
+    return done

@@ -1,31 +1,28 @@
-"""Handlers that set a comparison up: page load (share links), presets, the target
-picker, the share-link field and the per-session keys. Plain methods; ``layout`` wires
-them."""
+"""Handlers that set a comparison up: page load (share links, or the first preset that
+can run), presets, the target picker, the share-link field and the per-session keys.
+Lists say whether each choice can run now (``readiness_view``). Plain methods;
+``layout`` wires them."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from typing import Any
 
 import gradio as gr
 
-from playground.ui import picker, presets, render
+from playground.ui import picker, presets, readiness_view, render
 from playground.ui.handlers import SKIP
 from playground.ui.session import Sessions, session_key, setting_fields
 from playground.ui.share import page_url, read_share, share_link
 from playground.validate import MAX_TARGETS, InputError
-from providers.catalog import PHI_MODELS
+from providers.settings import Settings
 
 
-def catalog_targets() -> list[str]:
-    """Every catalog model on every route except retired GitHub Models, as targets."""
-    return [f"{route}:{model_id}" for m in PHI_MODELS
-            for route, model_id in m.routes.items() if route != "github"]
-
-
-def targets_update(selected: list[str]) -> dict[str, Any]:
-    """The targets dropdown showing ``selected`` (kept among its choices)."""
-    choices = list(dict.fromkeys([*selected, *catalog_targets()]))
-    return gr.update(choices=choices, value=list(selected))
+def targets_update(selected: list[str], settings: Settings) -> dict[str, Any]:
+    """The targets dropdown showing ``selected`` among choices that say whether each
+    can run now."""
+    return readiness_view.targets_update(selected, settings)
 
 
 class PageHandlers:
@@ -35,29 +32,62 @@ class PageHandlers:
         self.sessions = sessions
         self.fields = setting_fields(sessions.policy)
 
+    def settings(self, keys: dict[str, str] | None) -> Settings:
+        """This session's settings; the server's when the session's values are refused
+        (they were checked when saved, so this is only a safety net)."""
+        try:
+            return self.sessions.settings_for(keys)
+        except InputError:
+            return self.sessions.settings
+
     def on_load(self, request: gr.Request = None) -> list[Any]:
-        """Fill targets and prompts from a share link; remember the page's address."""
+        """Fill targets and prompts from a share link, or else from the first lesson
+        preset that can run here; remember the page's address. Outputs: preset,
+        targets, prompt, system, page address, share link."""
         query = dict(getattr(request, "query_params", None) or {})
         shared = read_share(query)
         headers = dict(getattr(request, "headers", None) or {})
         base = page_url(headers.get("referer"))
+        settings = self.sessions.settings  # a new page has no session keys yet
+        choices = readiness_view.preset_choices(settings)
+        opening = None if shared.targets else readiness_view.first_runnable_preset(settings)
+        if opening is not None:
+            shared = dataclasses.replace(shared, targets=list(opening.targets), prompt=opening.prompt,
+                                     system=opening.system)
         link = share_link(base, shared.targets, shared.prompt, shared.system)
-        return [targets_update(shared.targets),
+        preset = gr.update(choices=choices, value=opening.name if opening else None)
+        return [preset, targets_update(shared.targets, settings),
                 shared.prompt or SKIP, shared.system or SKIP, base, link]
+
+    def readiness(self, selected: list[str] | None, keys: dict[str, str] | None) -> str:
+        """Which selected targets cannot run now, and what would make each runnable."""
+        return readiness_view.selected_markdown(selected, self.settings(keys))
+
+    def refresh_lists(self, selected: list[str] | None,
+                      keys: dict[str, str] | None) -> list[Any]:
+        """Presets and targets re-labelled with what can run now (after a download or
+        keys saved). Choices only, never the values: the user may be changing them."""
+        settings = self.settings(keys)
+        targets = readiness_view.target_choices(list(selected or []), settings)
+        return [gr.update(choices=readiness_view.preset_choices(settings)),
+                gr.update(choices=targets)]
 
     def share(self, base: str | None, targets: list[str] | None, prompt: str | None,
               system: str | None) -> str:
         """The share link for the current setup (targets and prompts, never keys)."""
         return share_link(base or "/", targets or [], prompt or "", system or "")
 
-    def apply_preset(self, name: str | None) -> list[Any]:
-        """Targets and prompts of a lesson preset."""
+    def apply_preset(self, name: str | None,
+                     keys: dict[str, str] | None = None) -> list[Any]:
+        """Targets and prompts of a lesson preset (the readiness note under the targets
+        says what it still needs, if anything)."""
         preset = presets.find(name or "")
         if preset is None:
             return [SKIP, SKIP, SKIP]
         if preset.needs_image:
             gr.Info("This comparison needs an image: attach one before pressing Compare.")
-        return [targets_update(list(preset.targets)), preset.prompt, preset.system]
+        return [targets_update(list(preset.targets), self.settings(keys)), preset.prompt,
+                preset.system]
 
     async def pick_provider(self, provider_id: str | None, keys: dict[str, str] | None,
                             request: gr.Request = None) -> list[Any]:
@@ -68,10 +98,11 @@ class PageHandlers:
         self.sessions.remember_secrets(session_key(request), settings)
         options, note = await picker.model_options(provider_id, settings)
         first = options[0][1] if options else None
-        return [gr.update(choices=options, value=first), note]
+        ready = await asyncio.to_thread(readiness_view.provider_note, provider_id, settings)
+        return [gr.update(choices=options, value=first), "  \n".join(filter(None, [ready, note]))]
 
     def add_target(self, selected: list[str] | None, provider_id: str | None,
-                   model: str | None) -> dict[str, Any]:
+                   model: str | None, keys: dict[str, str] | None = None) -> dict[str, Any]:
         """Append ``provider:model`` to the selected targets."""
         selected = list(selected or [])
         if not provider_id or not (model or "").strip():
@@ -83,7 +114,7 @@ class PageHandlers:
         if len(selected) >= MAX_TARGETS:
             gr.Warning(f"At most {MAX_TARGETS} targets; remove one first.")
             return SKIP
-        return targets_update([*selected, target])
+        return targets_update([*selected, target], self.settings(keys))
 
     def save_keys(self, keys: dict[str, str] | None, *values: str) -> list[Any]:
         """Keep the typed keys for this session only; clear the fields so that no key
@@ -119,5 +150,5 @@ class PageHandlers:
         names = ", ".join(f"`{name}`" for name in sorted(keys)) or "none"
         status = (f"Set for this session only: {names}. Values are kept on the server "
                   "for this tab and never shown, logged or exported.")
-        return [status, gr.update(choices=picker.provider_options(settings)),
+        return [status, gr.update(choices=readiness_view.provider_options(settings)),
                 picker.providers_markdown(settings)]

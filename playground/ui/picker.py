@@ -8,6 +8,7 @@ from typing import Any
 
 import providers
 from playground.providers_report import providers_report
+from playground.ui import readiness_view
 from providers.base import ModelEntry
 from providers.catalog import catalog_entries
 from providers.errors import ProviderError, redact
@@ -23,18 +24,19 @@ def provider_state(entry: dict[str, Any]) -> str:
 
 
 def provider_options(settings: Settings) -> list[tuple[str, str]]:
-    """(label, provider id) for the provider dropdown, each saying whether it is usable."""
-    return [(f"{e['title']} ({e['id']}) — {provider_state(e)}", e["id"])
-            for e in providers_report(settings)]
+    """(label, provider id) for the provider dropdown, each saying whether it can run
+    now (``providers.readiness``; GitHub Models last, as retired)."""
+    return readiness_view.provider_options(settings)
 
 
 def providers_markdown(settings: Settings) -> str:
-    """A Markdown table of every provider, its state and the variables it reads (names
-    only, never values)."""
-    lines = ["| provider | state | variables |", "|---|---|---|"]
+    """A Markdown table of every provider, whether it can run now and what would make it
+    runnable, and the variables it reads (names only, never values)."""
+    lines = ["| provider | can run now? | variables |", "|---|---|---|"]
     for e in providers_report(settings):
         names = ", ".join(f"`{v['name']}`{' ✓' if v['set'] else ''}" for v in e["variables"])
-        lines.append(f"| **{e['id']}** {e['title']} | {provider_state(e)} | {names or '—'} |")
+        state = readiness_view.provider_note(e["id"], settings)
+        lines.append(f"| **{e['id']}** {e['title']} | {state} | {names or '—'} |")
     lines.append("\n✓ = set (server environment, `.env`, or this session's settings).")
     return "\n".join(lines)
 

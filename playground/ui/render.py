@@ -20,10 +20,10 @@ from playground.ui import style
 TABLE_COLUMNS = [
     "target", "status", "ttft_ms", "total_ms", "prompt_tokens", "completion_tokens",
     "tokens_source", "decode_tokens_per_s", "itl_p50_ms", "itl_p95_ms", "chars_per_s",
-    "finish_reason", "partial", "error_kind",
+    "finish_reason", "partial", "error_kind", "error",
 ]
 TABLE_TYPES = ["str", "str", "number", "number", "number", "number", "str", "number",
-               "number", "number", "number", "str", "str", "str"]
+               "number", "number", "number", "str", "str", "str", "str"]
 
 # metric column -> (chart title, axis title); short enough to fit a third of the row.
 CHARTS = {
@@ -91,7 +91,7 @@ def answer_text(result: TargetResult) -> str:
 
 def metrics_table(results: Sequence[TargetResult]) -> pd.DataFrame:
     """The live table: one row per target, empty cells for numbers not known yet."""
-    frame = to_dataframe(results, with_text=False)[TABLE_COLUMNS]
+    frame = to_dataframe(results)[TABLE_COLUMNS]  # with "error": a failed row says why
     frame["partial"] = ["yes" if r.partial else "" for r in results]
     # Object dtype with None: the browser shows an empty cell instead of "NaN"/"<NA>".
     return frame.astype(object).where(frame.notna(), None)

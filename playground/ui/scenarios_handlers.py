@@ -30,8 +30,11 @@ from playground.store import Store
 from playground.validate import InputError
 from providers.settings import Settings
 
-TABLE_COLUMNS = ["case", "group", "repeat", "warmup", "mode", "target", "status", "ttft_ms",
-                 "total_ms", "decode_tokens_per_s", "chars_per_s", "checks", "notices"]
+# "error" right after "status": an error row shows its reason (the not-sent rows of a
+# group that cannot run say what would make it runnable).
+TABLE_COLUMNS = ["case", "group", "repeat", "warmup", "mode", "target", "status", "error",
+                 "ttft_ms", "total_ms", "decode_tokens_per_s", "chars_per_s", "checks",
+                 "notices"]
 CHART_COLUMNS = ["label", "group", "case", "metric", "n", "median", "p90", "min", "max"]
 CHART_METRICS = {"ttft_ms": "Time to first token (ms)", "total_ms": "Total time (ms)"}
 
@@ -108,6 +111,9 @@ async def run_pack(pack_id: str, settings: Settings, repeats: int | None = None,
     (a public server's) is charged one request per target per round on its keys."""
     scenario = _load(pack_id, directory)
     run = ScenarioRun(scenario, settings, RunOptions(repeats or None, warmup))
+    # Routes first: a pack with no runnable group is refused (InputError) before anything
+    # is sent, shown or saved (no history database is created for it).
+    await run.resolve()
     run.store = store = Store(store_path, settings.secret_values())
     run.budget = budget  # each upstream request on the server's keys counts
     try:

@@ -7,6 +7,7 @@ Handlers are plain methods of :class:`ScenarioTab`; ``build`` only wires them.
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,18 +37,13 @@ class ScenarioTab:
             "Your address already runs {limit} scenario(s) at once (this server's limit "
             "per visitor); wait for it to finish.")
 
-    def _settings(self, keys: dict[str, str] | None) -> Any:
-        try:
-            return self.sessions.settings_for(keys)
-        except InputError as exc:
-            raise gr.Error("<br>".join(exc.problems), title="Nothing was sent") from None
-
     async def describe(self, pack_id: str | None, keys: dict[str, str] | None) -> str:
-        """Markdown: the pack, its cases and the route each group would use now."""
+        """Markdown: the pack, its cases and the route each group would use now (or
+        what would make one runnable)."""
         if not pack_id:
             return "Pick a pack to see its cases and which route each group would use."
         try:
-            return await packs.describe_pack(pack_id, self._settings(keys))
+            return await packs.describe_pack(pack_id, self.sessions.settings_for(keys))
         except InputError as exc:
             return "**This pack cannot run:**\n\n" + "\n".join(f"- {p}" for p in exc.problems)
 
@@ -64,14 +60,17 @@ class ScenarioTab:
     async def run(self, pack_id: str | None, repeats: float | None,
                   keys: dict[str, str] | None,
                   request: gr.Request = None) -> AsyncIterator[list[Any]]:
-        """Run the pack; yields [progress, table, chart HTML, report download]."""
+        """Run the pack; yields [progress, table, chart HTML, report download]. A refused
+        run (no pack, one already running, no group can run, bad settings) yields one
+        message in the progress line and leaves the rest as it is: no error overlay."""
         if not pack_id:
-            raise gr.Error("Pick a pack first.", title="Nothing was sent")
-        settings = self._settings(keys)
+            yield refused(["Pick a scenario pack first (the list above)."])
+            return
         session = session_key(request)
         address = client_address(request, self.sessions.policy.trusted_proxies)
-        self.sessions.remember_secrets(session, settings)
         try:
+            settings = self.sessions.settings_for(keys)
+            self.sessions.remember_secrets(session, settings)
             with self.limiter.slot(session), self.address_limiter.slot(address):
                 frames = packs.run_pack(pack_id, settings, repeats=self.repeats_for(repeats),
                                         budget=self.sessions.budget)
@@ -79,11 +78,20 @@ class ScenarioTab:
                     download = gr.update(value=frame.report, visible=frame.report is not None)
                     yield [frame.progress, frame.table, frame.chart_html, download]
         except InputError as exc:
-            raise gr.Error("<br>".join(exc.problems), title="Nothing was sent") from None
+            yield refused(exc.problems)
 
     @staticmethod
     def stopped() -> str:
         return "Stopped. The rounds that finished are saved in the run history."
+
+
+def refused(problems: list[str]) -> list[Any]:
+    """The run's outputs for a refusal: the message (each line once) in the progress
+    line under the Run button, not a toast (toasts pile up over the page's inputs); the
+    table, chart and report are left as they are."""
+    lines = [line for p in dict.fromkeys(problems) for line in str(p).splitlines()]
+    text = "  \n".join(html.escape(line.strip()) for line in lines)
+    return [f"✗ **Nothing was sent.** {text}", gr.skip(), gr.skip(), gr.skip()]
 
 
 def build(sessions: Sessions, keys: Any) -> None:
@@ -111,7 +119,8 @@ def build(sessions: Sessions, keys: Any) -> None:
           api_visibility="private")
     pack.change(tab.describe, [pack, keys], about, api_visibility="private")
     run = go.click(tab.run, [pack, repeats, keys], [progress, table, chart, report],
-                   api_name="run_scenario", concurrency_limit=8, concurrency_id="scenarios")
+                   api_name="run_scenario", concurrency_limit=8, concurrency_id="scenarios",
+                   show_progress="minimal")
     # Closing the generator stops the run (run_pack ends it before the history closes).
     stop.click(tab.stopped, None, progress, cancels=[run], queue=False,
                api_visibility="private")

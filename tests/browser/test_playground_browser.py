@@ -148,6 +148,10 @@ def test_bad_input_shows_a_message_and_sends_nothing(page, app: App) -> None:
     def posts() -> list:  # chat requests only: readiness probes are GETs
         return [r for r in app.fake.requests if r.method == "POST"]
 
+    # The page opens on a lesson preset that can run here: empty the form first.
+    page.wait_for_function("document.querySelector('#prompt textarea').value !== ''")
+    page.locator("#targets .remove-all").click()
+    page.locator("#prompt textarea").fill("")
     before = len(posts())
     page.locator("#compare-btn").click()
     toast = page.locator(".toast-body").first
