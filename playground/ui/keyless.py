@@ -143,7 +143,9 @@ def build(sessions: Sessions) -> dict[str, Any]:
     panel = KeylessPanel(sessions)
     visible = readiness_view.no_key_set(sessions.settings)
     ui: dict[str, Any] = {"panel": panel}
-    with gr.Accordion(NOTICE_TITLE, open=True, visible=visible,
+    # Open until the two models are here: then it is one closed line (room for answers).
+    here = all(target_readiness(f"onnx:{n}", sessions.settings).ready for n in PAIR)
+    with gr.Accordion(NOTICE_TITLE, open=not here, visible=visible,
                       elem_id="keyless") as ui["box"]:
         gr.Markdown(notice_markdown(), elem_id="keyless-note")
         with gr.Row():
