@@ -53,6 +53,11 @@ class NimProvider(OpenAIStyleProvider):
         fitted, notes = fit_images(request.images)
         return dataclasses.replace(request, images=fitted), notes
 
+    def preconnect_url(self, model: str) -> str:
+        if self.uses_vlm_route(model):
+            return (self.setting("NIM_VLM_BASE_URL") or "").rstrip("/")
+        return self.base_url
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         if not self.uses_vlm_route(request.model):
             async for event in super().stream(request):

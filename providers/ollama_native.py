@@ -25,6 +25,7 @@ from providers.errors import (
     server_message,
 )
 from providers.settings import EnvVar
+from providers.warmup import preconnect, rehearsal_request, rehearse_ollama
 
 NS_PER_MS = 1_000_000
 PUBLIC_REFUSAL = "Ollama is not offered on this public server: its owner did not set OLLAMA_HOST."
@@ -70,15 +71,21 @@ class OllamaProvider(Provider):
         return self._client
 
     async def prepare(self, model: str) -> None:
-        self.client()
+        """Set up the client and do the SDK's first-use work (see providers.warmup):
+        an in-memory rehearsal once per process, a credential-free pre-connect once
+        per client."""
+        first = self._client is None
+        client = self.client()
+        rehearsal = rehearsal_request(model)
+        await rehearse_ollama(model, ollama_messages(rehearsal), ollama_options(rehearsal))
+        if first:
+            await preconnect(client._client, self.host)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        options = {"temperature": request.temperature, "top_p": request.top_p,
-                   "num_predict": request.max_tokens, "seed": request.seed}
         try:
             parts = await self.client().chat(
                 model=request.model, messages=ollama_messages(request), stream=True,
-                options={k: v for k, v in options.items() if v is not None},
+                options=ollama_options(request),
             )
             final = None
             async for part in parts:
@@ -137,6 +144,13 @@ class OllamaProvider(Provider):
         if self._client is not None:
             await self._client._client.aclose()
             self._client = None
+
+
+def ollama_options(request: ChatRequest) -> dict[str, Any]:
+    """Sampling options that were set (unset ones keep the server's defaults)."""
+    options = {"temperature": request.temperature, "top_p": request.top_p,
+               "num_predict": request.max_tokens, "seed": request.seed}
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def ollama_messages(request: ChatRequest) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import openai
 from openai import AsyncOpenAI
 
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
+from providers.warmup import preconnect, rehearsal_request, rehearse_openai
 from providers.errors import (
     BadResponseError,
     ProviderError,
@@ -66,6 +67,7 @@ class OpenAIStyleProvider(Provider):
     key_var: ClassVar[str | None] = None
     include_usage: ClassVar[bool] = True
     _client: AsyncOpenAI | None = None
+    _connected: frozenset[str] = frozenset()  # URLs pre-connected with the current client
 
     @property
     def base_url(self) -> str:
@@ -84,7 +86,20 @@ class OpenAIStyleProvider(Provider):
         return self._client
 
     async def prepare(self, model: str) -> None:
-        self.client().chat.completions  # the SDK builds its resources lazily (~80 ms)
+        """Set up the client and do the SDK's first-use work (see providers.warmup):
+        an in-memory rehearsal once per process, a credential-free pre-connect once
+        per client."""
+        client = self.client()
+        client.chat.completions  # the SDK builds its resources lazily (~80 ms)
+        await rehearse_openai(self.request_body(rehearsal_request(model)))
+        url = self.preconnect_url(model)
+        if url not in self._connected:
+            self._connected = self._connected | {url}
+            await preconnect(client._client, url)
+
+    def preconnect_url(self, model: str) -> str:
+        """Where ``model``'s request will go (its host is what matters)."""
+        return self.base_url
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
         """The chat-completions body for ``request`` (without ``stream``)."""
@@ -137,6 +152,7 @@ class OpenAIStyleProvider(Provider):
         if self._client is not None:
             await self._client.close()
             self._client = None
+            self._connected = frozenset()
 
 
 async def chunk_events(chunks: Any, title: str) -> AsyncIterator[Event]:
