@@ -1,0 +1,196 @@
+"""Benchmark: TTFT on a fast local server, first run included, against a raw-socket floor.
+
+The fakes run in their own process and send the first token 20 ms after each request
+arrives (a few more pieces follow). Every figure is "TTFT error" = reported TTFT minus
+those 20 ms, in the same run, next to the same figure for a bare ``http.client`` reader
+(the floor: no SDK, no engine; it connects inside its clock, as a fresh client must).
+
+* fresh process: N times ``python -m playground compare --target nim:… --target
+  ollama:… --format json``, as a user runs it (goals: median <= 10 ms, worst <= 25 ms);
+  the floor is a fresh ``python -c`` process reading each route once;
+* first comparison after app start: N times ``python app.py`` on a free loopback port,
+  one comparison through ``gradio_client``, TTFT from the app's table (goal <= 25 ms);
+* steady state, 6 targets at once: ``bench.engine_fanout`` (goal p95 <= 5 ms).
+
+Usage: python -m bench.ttft_fresh [--runs 10] [--app-runs 3] [--rounds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import engine_fanout  # noqa: E402
+from bench.support import REPO, fake_server_process, percentile  # noqa: E402
+from providers.settings import Settings  # noqa: E402
+
+FIRST_MS = 20.0
+SPEC = {"default": {"first_s": FIRST_MS / 1000, "interval_s": 0.005,
+                    "pieces": [" w0", " w1", " w2", " w3"]}}
+TARGETS = ["nim:bench-fresh-a", "ollama:bench-fresh-b"]
+
+# A bare reader in a fresh process: stdlib only, the clock around connect, send and
+# reading up to the first line that carries answer text. Prints one ms figure per route.
+RAW_READER = r"""
+import http.client, json, sys, time, urllib.parse
+def first_text_ms(url, body, headers):
+    parts = urllib.parse.urlsplit(url)
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection(parts.hostname, parts.port)
+    conn.request("POST", parts.path, body=json.dumps(body), headers=headers)
+    response = conn.getresponse()
+    while True:
+        line = response.readline()
+        if not line:
+            return None
+        text = line.decode().removeprefix("data: ").strip()
+        if text and text != "[DONE]":
+            item = json.loads(text)
+            content = (item.get("message") or {}).get("content") if "message" in item else \
+                "".join((c.get("delta") or {}).get("content") or "" for c in item.get("choices", []))
+            if content:
+                return (time.perf_counter() - started) * 1000
+env = json.loads(sys.argv[1])
+messages = [{"role": "user", "content": "benchmark"}]
+nim = first_text_ms(env["NIM_BASE_URL"] + "/chat/completions",
+                    {"model": "bench-fresh-a", "messages": messages, "stream": True},
+                    {"Authorization": "Bearer " + env["NVIDIA_API_KEY"],
+                     "Content-Type": "application/json"})
+ollama = first_text_ms(env["OLLAMA_HOST"] + "/api/chat",
+                       {"model": "bench-fresh-b", "messages": messages, "stream": True},
+                       {"Content-Type": "application/json"})
+print(json.dumps([nim, ollama]))
+"""
+
+
+def child_env(fake_env: dict[str, str], **extra: str) -> dict[str, str]:
+    """The user's environment pointed at the fakes (no key of the user's own)."""
+    return {**os.environ, **fake_env, "GRADIO_ANALYTICS_ENABLED": "False",
+            "HF_HUB_OFFLINE": "1", **extra}
+
+
+def fresh_cli(fake_env: dict[str, str]) -> list[float]:
+    """One fresh ``compare`` process; each target's TTFT (ms)."""
+    args = [sys.executable, "-m", "playground", "compare", "--prompt", "benchmark",
+            "--format", "json"] + [a for t in TARGETS for a in ("--target", t)]
+    done = subprocess.run(args, cwd=REPO, env=child_env(fake_env), capture_output=True,
+                          text=True, timeout=120, check=False)
+    results = json.loads(done.stdout)["results"]
+    assert all(r["status"] == "ok" for r in results), [r["error"] for r in results]
+    return [r["ttft_ms"] for r in results]
+
+
+def fresh_raw(fake_env: dict[str, str]) -> list[float]:
+    """One fresh bare-reader process; its TTFT per route (ms)."""
+    done = subprocess.run([sys.executable, "-c", RAW_READER, json.dumps(fake_env)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_first_comparison(fake_env: dict[str, str]) -> list[float]:
+    """Start ``app.py``, run one comparison through the HTTP API; each target's TTFT."""
+    from gradio_client import Client
+
+    port = free_port()
+    app = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=child_env(
+                               fake_env, GRADIO_SERVER_NAME="127.0.0.1",
+                               GRADIO_SERVER_PORT=str(port)))
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(url, timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline and app.poll() is None, "app did not start"
+            time.sleep(0.2)
+        client = Client(url, verbose=False, analytics_enabled=False)
+        out = client.predict(TARGETS, "benchmark", "", None, 64, None, None, None, 30,
+                             api_name="/compare")
+        table = out[2 * 6]  # status lines (6 slots), answers (6 slots), then the table
+        rows = [dict(zip(table["headers"], row)) for row in table["data"]]
+        client.close()
+        assert all(r["status"] == "ok" for r in rows), rows
+        return [float(r["ttft_ms"]) for r in rows]
+    finally:
+        app.terminate()
+        app.wait(30)
+
+
+def errors(ttfts: list[float]) -> list[float]:
+    return [t - FIRST_MS for t in ttfts]
+
+
+def line(label: str, values: list[float], goal: str = "") -> str:
+    return (f"  {label}: median {statistics.median(values):6.2f} ms, worst "
+            f"{max(values):6.2f} ms, best {min(values):6.2f} ms (n={len(values)}){goal}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=10, help="fresh CLI processes")
+    parser.add_argument("--app-runs", type=int, default=3, help="app starts")
+    parser.add_argument("--rounds", type=int, default=20, help="steady-state rounds")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
+    with fake_server_process(SPEC) as fake_env:
+        fresh_cli(fake_env)  # warms the disk cache and the fake; not counted
+        cli, raw = [], []
+        for _ in range(args.runs):  # interleaved: both see the same load
+            cli += errors(fresh_cli(fake_env))
+            raw += errors(fresh_raw(fake_env))
+        app = [e for _ in range(args.app_runs) for e in errors(app_first_comparison(fake_env))]
+    print(f"TTFT error = reported TTFT - {FIRST_MS:g} ms (the fake's first token), "
+          f"targets {', '.join(TARGETS)}")
+    print("fresh process (python -m playground compare), per target:")
+    print(line("playground", cli, "   (goal: median <= 10, worst <= 25)"))
+    print(line("raw http.client floor", raw))
+    print(f"  playground - floor, medians: {statistics.median(cli) - statistics.median(raw):.2f} ms")
+    print("first comparison after app start (python app.py + gradio_client), per target:")
+    print(line("playground", app, "   (goal: <= 25)"))
+    steady_state(args.rounds)
+    print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
+
+
+def steady_state(rounds: int) -> None:
+    """``bench.engine_fanout``'s TTFT error at 6 concurrent targets."""
+    models = {t.split(":", 1)[1]: {"pieces": [f" w{i}" for i in range(n)], "first_s": first,
+                                   "interval_s": interval}
+              for t, first, interval, n in engine_fanout.SCHEDULE}
+    with fake_server_process({"models": models}) as env:
+        runs = asyncio.run(engine_fanout.rounds(Settings(env), rounds))
+        log = requests.get(env["OLLAMA_HOST"] + "/_fake/requests", timeout=10).json()
+    parts = engine_fanout.split_errors(runs, log)
+    values = parts["ttft_error"]
+    print(f"steady state, {len(engine_fanout.SCHEDULE)} targets at once x {rounds} rounds "
+          "(bench.engine_fanout):")
+    print(f"  TTFT - scheduled: p50 {percentile(values, 0.5):.2f} ms, "
+          f"p95 {percentile(values, 0.95):.2f} ms   (goal: p95 <= 5)")
+    transit = parts["transit"]
+    print(f"  of which request transit: p50 {percentile(transit, 0.5):.2f}, "
+          f"p95 {percentile(transit, 0.95):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
