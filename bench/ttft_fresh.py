@@ -41,37 +41,40 @@ SPEC = {"default": {"first_s": FIRST_MS / 1000, "interval_s": 0.005,
                     "pieces": [" w0", " w1", " w2", " w3"]}}
 TARGETS = ["nim:bench-fresh-a", "ollama:bench-fresh-b"]
 
-# A bare reader in a fresh process: stdlib only, the clock around connect, send and
-# reading up to the first line that carries answer text. Prints one ms figure per route.
+# A bare reader in a fresh process: stdlib only, the clock around send and reading up
+# to the first line that carries answer text (and around connecting, for the first
+# request on each connection). Prints {"cold": [nim, ollama], "warm": [nim...]} in ms.
 RAW_READER = r"""
 import http.client, json, sys, time, urllib.parse
-def first_text_ms(url, body, headers):
-    parts = urllib.parse.urlsplit(url)
+def first_text_ms(conn, path, body, headers):
     started = time.perf_counter()
-    conn = http.client.HTTPConnection(parts.hostname, parts.port)
-    conn.request("POST", parts.path, body=json.dumps(body), headers=headers)
+    conn.request("POST", path, body=json.dumps(body), headers=headers)
     response = conn.getresponse()
+    took = None
     while True:
         line = response.readline()
         if not line:
-            return None
+            return took
         text = line.decode().removeprefix("data: ").strip()
-        if text and text != "[DONE]":
+        if took is None and text and text != "[DONE]":
             item = json.loads(text)
             content = (item.get("message") or {}).get("content") if "message" in item else \
                 "".join((c.get("delta") or {}).get("content") or "" for c in item.get("choices", []))
             if content:
-                return (time.perf_counter() - started) * 1000
-env = json.loads(sys.argv[1])
+                took = (time.perf_counter() - started) * 1000
+def connect(url):  # http.client connects inside the first request, so inside its clock
+    parts = urllib.parse.urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname, parts.port), parts.path
+env, warm = json.loads(sys.argv[1]), int(sys.argv[2])
 messages = [{"role": "user", "content": "benchmark"}]
-nim = first_text_ms(env["NIM_BASE_URL"] + "/chat/completions",
-                    {"model": "bench-fresh-a", "messages": messages, "stream": True},
-                    {"Authorization": "Bearer " + env["NVIDIA_API_KEY"],
-                     "Content-Type": "application/json"})
-ollama = first_text_ms(env["OLLAMA_HOST"] + "/api/chat",
-                       {"model": "bench-fresh-b", "messages": messages, "stream": True},
-                       {"Content-Type": "application/json"})
-print(json.dumps([nim, ollama]))
+nim, nim_path = connect(env["NIM_BASE_URL"] + "/chat/completions")
+nim_args = (nim_path, {"model": "bench-fresh-a", "messages": messages, "stream": True},
+            {"Authorization": "Bearer " + env["NVIDIA_API_KEY"], "Content-Type": "application/json"})
+ollama, ollama_path = connect(env["OLLAMA_HOST"] + "/api/chat")
+cold = [first_text_ms(nim, *nim_args),
+        first_text_ms(ollama, ollama_path, {"model": "bench-fresh-b", "messages": messages,
+                      "stream": True}, {"Content-Type": "application/json"})]
+print(json.dumps({"cold": cold, "warm": [first_text_ms(nim, *nim_args) for _ in range(warm)]}))
 """
 
 
@@ -92,10 +95,11 @@ def fresh_cli(fake_env: dict[str, str]) -> list[float]:
     return [r["ttft_ms"] for r in results]
 
 
-def fresh_raw(fake_env: dict[str, str]) -> list[float]:
-    """One fresh bare-reader process; its TTFT per route (ms)."""
-    done = subprocess.run([sys.executable, "-c", RAW_READER, json.dumps(fake_env)],
-                          capture_output=True, text=True, timeout=60, check=True)
+def fresh_raw(fake_env: dict[str, str], warm: int = 0) -> dict[str, list[float]]:
+    """One fresh bare-reader process: its first TTFT per route ("cold", ms), then
+    ``warm`` more reads of one route over the kept-alive connection ("warm", ms)."""
+    done = subprocess.run([sys.executable, "-c", RAW_READER, json.dumps(fake_env), str(warm)],
+                          capture_output=True, text=True, timeout=120, check=True)
     return json.loads(done.stdout)
 
 
@@ -159,8 +163,9 @@ def main() -> None:
         cli, raw = [], []
         for _ in range(args.runs):  # interleaved: both see the same load
             cli += errors(fresh_cli(fake_env))
-            raw += errors(fresh_raw(fake_env))
+            raw += errors(fresh_raw(fake_env)["cold"])
         app = [e for _ in range(args.app_runs) for e in errors(app_first_comparison(fake_env))]
+        warm = errors(fresh_raw(fake_env, warm=args.rounds * 3)["warm"])
     print(f"TTFT error = reported TTFT - {FIRST_MS:g} ms (the fake's first token), "
           f"targets {', '.join(TARGETS)}")
     print("fresh process (python -m playground compare), per target:")
@@ -170,6 +175,9 @@ def main() -> None:
     print("first comparison after app start (python app.py + gradio_client), per target:")
     print(line("playground", app, "   (goal: <= 25)"))
     steady_state(args.rounds)
+    print(f"  raw http.client floor, one kept-alive connection, one request at a time: "
+          f"p50 {percentile(warm, 0.5):.2f} ms, p95 {percentile(warm, 0.95):.2f} ms "
+          f"(n={len(warm)})")
     print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
 
 

@@ -119,9 +119,12 @@ class RunHandlers:
                                 settings=settings)
         run = LiveRun(comparison)
         self.sessions.start(session, run)
-        run.start()
         try:
             yield first_outputs(comparison.results)
+            # Gradio asks for the next frame once it has rendered this one: starting the
+            # engine here keeps that rendering (panes shown, table built) out of the
+            # first TTFTs, which a 20 ms local server would see.
+            run.start()
             sent: dict[str, Any] = {}
             async for frame in run.frames():
                 record = RunRecord(chat, comparison.results, comparison.wall_ms, timeout) \
