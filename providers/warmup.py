@@ -24,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import httpx
 import httpx2
+import ollama
+from openai import AsyncOpenAI
 
 from providers.base import ChatRequest
 
@@ -70,11 +73,21 @@ def first_time(sdk: str) -> bool:
 
 async def rehearse_openai(body: dict[str, Any]) -> None:
     """Stream one canned answer through ``openai.AsyncOpenAI`` in memory (once per
-    process): request transform and building, SSE decoding, chunk models."""
-    if not first_time("openai"):
-        return
-    from openai import AsyncOpenAI
+    process): request transform and building, SSE decoding, chunk models. Never
+    raises: a rehearsal that fails only leaves that work inside the first TTFT."""
+    if first_time("openai"):
+        await _quietly(_rehearse_openai(body), "openai")
 
+
+async def _quietly(rehearsal: Coroutine[Any, Any, None], sdk: str) -> None:
+    try:
+        await rehearsal
+    except Exception:  # noqa: BLE001 - a warm-up must never fail a target
+        log.warning("the %s SDK rehearsal failed; its first request may be slower",
+                    sdk, exc_info=True)
+
+
+async def _rehearse_openai(body: dict[str, Any]) -> None:
     def answer(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": "text/event-stream"},
                                content=OPENAI_ANSWER)
@@ -92,11 +105,13 @@ async def rehearse_openai(body: dict[str, Any]) -> None:
 async def rehearse_ollama(model: str, messages: list[dict[str, Any]],
                           options: dict[str, Any]) -> None:
     """Stream one canned answer through ``ollama.AsyncClient`` in memory (once per
-    process): request building, NDJSON decoding, response models."""
-    if not first_time("ollama"):
-        return
-    import ollama
+    process): request building, NDJSON decoding, response models. Never raises."""
+    if first_time("ollama"):
+        await _quietly(_rehearse_ollama(model, messages, options), "ollama")
 
+
+async def _rehearse_ollama(model: str, messages: list[dict[str, Any]],
+                           options: dict[str, Any]) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "application/x-ndjson"},
                               content=OLLAMA_ANSWER)

@@ -156,3 +156,16 @@ def test_no_import_and_no_pass_over_the_heap_inside_a_fresh_run(fakes, targets) 
     assert report["imports"] == [], "first-use imports landed inside a timing window"
     # A full pass may still run (on what the run allocated), never over the unfrozen heap.
     assert all(frozen > 0 for frozen in report["full_passes"])
+
+
+def test_a_failing_rehearsal_never_fails_the_target(settings, monkeypatch) -> None:
+    from providers import warmup
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("an SDK changed its internals")
+
+    monkeypatch.setattr(warmup, "_rehearsed", set())
+    monkeypatch.setattr(warmup, "_rehearse_openai", broken)
+    monkeypatch.setattr(warmup, "_rehearse_ollama", broken)
+    results, _ = compare(settings, ["nim:a", "ollama:b"])
+    assert [r.status for r in results] == ["ok", "ok"]
