@@ -16,7 +16,7 @@ from playground.causes import explain_cut_off
 from playground.engine_limits import (configured_max_target_s, max_answer_chars,
                                       over_cap, positive_seconds)
 from playground.heap import hold_collections, release_collections
-from playground.metrics import Recorder, TargetResult
+from playground.metrics import Recorder, TargetResult, warm_up
 from playground.pool import ProviderPool
 from playground.scrub import AnswerScrubber
 from playground.token_counts import count_unreported_tokens
@@ -139,9 +139,10 @@ class Comparison:
         return len(self._tasks)
 
     def _hold_heap(self) -> None:
-        """Collect garbage and freeze the heap for the run, after every provider is
-        prepared and before the first clock starts (see playground.heap)."""
+        """Do the engine's own first-use work and freeze the heap for the run, after
+        every provider is prepared and before the first clock starts (playground.heap)."""
         if not self._holding_heap:
+            warm_up()
             hold_collections()
             self._holding_heap = True
 
