@@ -59,7 +59,8 @@ def first_text_ms(conn, path, body, headers):
         if took is None and text and text != "[DONE]":
             item = json.loads(text)
             content = (item.get("message") or {}).get("content") if "message" in item else \
-                "".join((c.get("delta") or {}).get("content") or "" for c in item.get("choices", []))
+                "".join((c.get("delta") or {}).get("content") or ""
+                        for c in item.get("choices", []))
             if content:
                 took = (time.perf_counter() - started) * 1000
 def connect(url):  # http.client connects inside the first request, so inside its clock
@@ -69,7 +70,8 @@ env, warm = json.loads(sys.argv[1]), int(sys.argv[2])
 messages = [{"role": "user", "content": "benchmark"}]
 nim, nim_path = connect(env["NIM_BASE_URL"] + "/chat/completions")
 nim_args = (nim_path, {"model": "bench-fresh-a", "messages": messages, "stream": True},
-            {"Authorization": "Bearer " + env["NVIDIA_API_KEY"], "Content-Type": "application/json"})
+            {"Authorization": "Bearer " + env["NVIDIA_API_KEY"],
+             "Content-Type": "application/json"})
 ollama, ollama_path = connect(env["OLLAMA_HOST"] + "/api/chat")
 cold = [first_text_ms(nim, *nim_args),
         first_text_ms(ollama, ollama_path, {"model": "bench-fresh-b", "messages": messages,
@@ -171,7 +173,8 @@ def main() -> None:
     print("fresh process (python -m playground compare), per target:")
     print(line("playground", cli, "   (goal: median <= 10, worst <= 25)"))
     print(line("raw http.client floor", raw))
-    print(f"  playground - floor, medians: {statistics.median(cli) - statistics.median(raw):.2f} ms")
+    excess = statistics.median(cli) - statistics.median(raw)
+    print(f"  playground - floor, medians: {excess:.2f} ms")
     print("first comparison after app start (python app.py + gradio_client), per target:")
     print(line("playground", app, "   (goal: <= 25)"))
     steady_state(args.rounds)
