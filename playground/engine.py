@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from playground.causes import explain_cut_off
 from playground.engine_limits import (configured_max_target_s, max_answer_chars,
                                       over_cap, positive_seconds)
-from playground.heap import hold_collections, release_collections
+from playground.heap import RunHold
 from playground.metrics import Recorder, TargetResult, warm_up
 from playground.pool import ProviderPool
 from playground.scrub import AnswerScrubber
@@ -71,7 +71,7 @@ class Comparison:
         # Index -> (the request as its provider fitted it, notices about the fitting).
         self._requests: dict[int, tuple[ChatRequest, list[str]]] = {}
         self._stop_requested = False
-        self._holding_heap = False
+        self._heap = RunHold()  # the garbage collector kept out of the windows
 
     async def run(self) -> list[TargetResult]:
         """Run to the end and return the results in target order."""
@@ -97,7 +97,7 @@ class Comparison:
             # Every stream has ended: only now may a tokenizer request go to a server
             # (outside every target's window and the wall time).
             self.wall_ms = (time.perf_counter() - started) * 1000.0
-            self._release_heap()  # no window is open any more
+            self._heap.release()  # no window is open any more
             if not self._stop_requested:
                 for index in await count_unreported_tokens(self.results, self._ready,
                                                            self.timeout_s):
@@ -105,7 +105,7 @@ class Comparison:
         finally:
             self.stop()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._release_heap()
+            self._heap.release()
             self._settle_undispatched()
             if self.wall_ms is None:
                 self.wall_ms = (time.perf_counter() - started) * 1000.0
@@ -126,7 +126,8 @@ class Comparison:
                 raise
             return 0
         self._ready = ready
-        self._hold_heap()
+        warm_up()  # the engine's own first-use work, before any clock starts
+        self._heap.hold()
         for index, provider in enumerate(ready):
             if self._stop_requested:
                 break
@@ -137,19 +138,6 @@ class Comparison:
             for _ in range(DISPATCH_TURNS):
                 await asyncio.sleep(0)
         return len(self._tasks)
-
-    def _hold_heap(self) -> None:
-        """Do the engine's own first-use work and freeze the heap for the run, after
-        every provider is prepared and before the first clock starts (playground.heap)."""
-        if not self._holding_heap:
-            warm_up()
-            hold_collections()
-            self._holding_heap = True
-
-    def _release_heap(self) -> None:
-        if self._holding_heap:
-            self._holding_heap = False
-            release_collections()
 
     def _settle_undispatched(self) -> None:
         """Targets a stop kept from starting end as "stopped" too."""

@@ -55,6 +55,24 @@ def release_collections() -> None:
             _runs_since_unfreeze = 0
 
 
+class RunHold:
+    """One run's hold on the heap: :meth:`hold` before its first clock starts,
+    :meth:`release` when its last window has closed; both are idempotent."""
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def hold(self) -> None:
+        if not self.held:
+            hold_collections()
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            release_collections()
+
+
 def holders() -> int:
     """How many runs hold the heap frozen now (tests and diagnostics)."""
     return _holders
