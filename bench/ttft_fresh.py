@@ -39,7 +39,8 @@ from providers.settings import Settings  # noqa: E402
 FIRST_MS = 20.0
 SPEC = {"default": {"first_s": FIRST_MS / 1000, "interval_s": 0.005,
                     "pieces": [" w0", " w1", " w2", " w3"]}}
-TARGETS = ["nim:bench-fresh-a", "ollama:bench-fresh-b"]
+# The ollama model must be one the fake lists (the CLI checks Ollama has it).
+TARGETS = ["nim:bench-fresh-a", "ollama:phi3.5"]
 
 # A bare reader in a fresh process: stdlib only, the clock around send and reading up
 # to the first line that carries answer text (and around connecting, for the first
@@ -74,7 +75,7 @@ nim_args = (nim_path, {"model": "bench-fresh-a", "messages": messages, "stream":
              "Content-Type": "application/json"})
 ollama, ollama_path = connect(env["OLLAMA_HOST"] + "/api/chat")
 cold = [first_text_ms(nim, *nim_args),
-        first_text_ms(ollama, ollama_path, {"model": "bench-fresh-b", "messages": messages,
+        first_text_ms(ollama, ollama_path, {"model": "phi3.5", "messages": messages,
                       "stream": True}, {"Content-Type": "application/json"})]
 print(json.dumps({"cold": cold, "warm": [first_text_ms(nim, *nim_args) for _ in range(warm)]}))
 """
@@ -149,7 +150,7 @@ def errors(ttfts: list[float]) -> list[float]:
 
 
 # Events each route sends before the first text: vLLM-style role frame; Ollama none.
-LEAD_EVENTS = {"bench-fresh-a": 1, "bench-fresh-b": 0}
+LEAD_EVENTS = {"bench-fresh-a": 1, "phi3.5": 0}
 
 
 def fake_lags(fake_env: dict[str, str]) -> list[float]:
