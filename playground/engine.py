@@ -1,5 +1,6 @@
-"""The compare engine: one request fanned out to many targets, each streamed in its own
-asyncio task and measured with ``time.perf_counter()``. The CLI and the UI share it.
+"""The compare engine: (target, request) pairs, each streamed in its own asyncio task and
+measured with ``time.perf_counter()``. The CLI and the UI send one request to every
+target; the scenario runner gives each target the request it can take (its images).
 
 A failing target records its error and never disturbs the others; a stop ends every
 stream promptly and keeps the text received so far.
@@ -11,6 +12,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
 from playground.causes import explain_cut_off
 from playground.engine_limits import (configured_max_target_s, max_answer_chars,
@@ -43,7 +46,8 @@ DISPATCH_TURNS = 16
 
 
 class Comparison:
-    """One :class:`ChatRequest` sent to several targets at once.
+    """Several targets streamed at once, each with its own :class:`ChatRequest`
+    (:meth:`of_pairs`); ``Comparison(request, targets, pool)`` sends one request to all.
 
     ``timeout_s`` is an idle timeout per target: the longest wait for the next event
     (the first one includes connecting and the service's headers). ``max_target_s``
@@ -54,15 +58,15 @@ class Comparison:
     def __init__(self, request: ChatRequest, targets: Sequence[Target], pool: ProviderPool,
                  *, timeout_s: float = DEFAULT_TIMEOUT_S, max_target_s: float | None = None,
                  settings: Settings | None = None) -> None:
-        self.request = request
         self.targets = list(targets)
+        # Each target's request, aimed at its model (the provider may still fit it).
+        self.requests = [replace(request, model=t.model) for t in self.targets]
         self.pool = pool
         self.settings = settings or pool.settings
         self.timeout_s = positive_seconds("timeout_s", timeout_s)
         self.max_target_s = positive_seconds(
             "max_target_s", configured_max_target_s() if max_target_s is None else max_target_s)
         self.results = [TargetResult(str(t), t.provider, t.model) for t in self.targets]
-        self.max_answer_chars = max_answer_chars(request.max_tokens)
         self.wall_ms: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._preparing: asyncio.Task[list[Provider | None]] | None = None
@@ -72,6 +76,16 @@ class Comparison:
         self._requests: dict[int, tuple[ChatRequest, list[str]]] = {}
         self._stop_requested = False
         self._heap = RunHold()  # the garbage collector kept out of the windows
+
+    @classmethod
+    def of_pairs(cls, pairs: Sequence[tuple[Target, ChatRequest]], pool: ProviderPool,
+                 **options: Any) -> Comparison:
+        """A comparison whose request differs per target (``pairs``: target, request);
+        ``options`` are the constructor's keywords."""
+        comparison = cls(ChatRequest("", ""), [target for target, _ in pairs], pool, **options)
+        comparison.requests = [replace(request, model=target.model)
+                               for target, request in pairs]
+        return comparison
 
     async def run(self) -> list[TargetResult]:
         """Run to the end and return the results in target order."""
@@ -182,10 +196,9 @@ class Comparison:
         event loop (every session's streams) nor land inside a TTFT. A target whose
         request cannot be fitted records the error and is not dispatched."""
         async def fit(index: int, provider: Provider) -> None:
-            request = self.request.with_model(self.targets[index].model)
             try:
                 self._requests[index] = await asyncio.to_thread(provider.prepare_request,
-                                                                request)
+                                                                self.requests[index])
             except ProviderError as exc:
                 Recorder(self.results[index]).fail(exc, time.perf_counter(),
                                                    self._redacted(exc.message))
@@ -211,7 +224,7 @@ class Comparison:
     async def _stream_target(self, target: Target, provider: Provider, recorder: Recorder,
                              changed: Callable[[], None]) -> None:
         index = self.targets.index(target)
-        request, notes = self._requests.get(index, (self.request.with_model(target.model), []))
+        request, notes = self._requests.get(index, (self.requests[index], []))
         recorder.start(time.perf_counter())
         deadline = time.perf_counter() + self.max_target_s
         for note in notes:
@@ -241,6 +254,7 @@ class Comparison:
         Each wait is the idle timeout, or what is left before ``deadline`` if less."""
         events = provider.stream(request)
         overall = False
+        cap = max_answer_chars(request.max_tokens)
         scrubber = AnswerScrubber(self.settings.secret_values())  # a key echoed back
         try:
             while True:
@@ -254,12 +268,12 @@ class Comparison:
                 except StopAsyncIteration:
                     break
                 event = scrubber.event(event)
-                cut = over_cap(event, len(recorder.result.text), self.max_answer_chars)
+                cut = over_cap(event, len(recorder.result.text), cap)
                 recorder.apply(event if cut is None else cut, time.perf_counter())
                 changed()
                 if cut is not None:
                     raise BadResponseError(
-                        f"{provider.title} kept sending past {self.max_answer_chars:,} "
+                        f"{provider.title} kept sending past {cap:,} "
                         f"characters (max tokens: {request.max_tokens or 'not set'}); "
                         "stopped reading.")
             recorder.result.text += scrubber.flush()  # held back: it was not a key

@@ -18,6 +18,7 @@ import importlib.metadata
 import platform
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -154,10 +155,12 @@ class ScenarioRun:
             if self.store is not None:
                 self.run_id = await asyncio.to_thread(self.store.begin_run, self.meta())
             for prepared, repeat, warmup in self.rounds():
-                async for row in self._round(pool, prepared, repeat, warmup):
-                    self.rows.append(row)
-                    unsaved.append(row)
-                    yield row
+                # aclosing: a stop must end the round's streams before the pool closes.
+                async with aclosing(self._round(pool, prepared, repeat, warmup)) as rows:
+                    async for row in rows:
+                        self.rows.append(row)
+                        unsaved.append(row)
+                        yield row
                 # Off the event loop: a commit's fsync must not stall other sessions' streams.
                 await asyncio.to_thread(self._save, unsaved)
             self.status = "done"
@@ -212,11 +215,16 @@ class ScenarioRun:
             request = requests[count]
             queue = later if choice.local and not self.options.parallel_local else now
             queue.append((index, request, choice.target))
-        async for index, result in run_together(pool, self.settings, prepared.timeout_s, now):
-            yield row(index, CONCURRENT, result)
-        for job in later:
-            async for index, result in run_together(pool, self.settings, prepared.timeout_s, [job]):
-                yield row(index, SEQUENTIAL, result)
+        # Remote targets all at once (one comparison, each with the request it can
+        # take); local ones after, one at a time, unless parallel_local.
+        batches = [(CONCURRENT, now)] + [(SEQUENTIAL, [job]) for job in later]
+        for mode, jobs in batches:
+            if not jobs:
+                continue
+            async with aclosing(run_together(pool, self.settings, prepared.timeout_s,
+                                             jobs)) as finished:
+                async for index, result in finished:
+                    yield row(index, mode, result)
 
     def meta(self) -> dict[str, Any]:
         """Everything about this run but its rows: the history's and reports' header."""
@@ -261,35 +269,13 @@ def environment() -> dict[str, Any]:
 async def run_together(pool: ProviderPool, settings: Settings, timeout_s: float,
                        jobs: Sequence[tuple[int, ChatRequest, Target]],
                        ) -> AsyncIterator[tuple[int, TargetResult]]:
-    """Stream ``jobs`` (key, request, target) at the same time, one Comparison per distinct
-    request; yield (key, result) as each target finishes. Closing this stops them all."""
-    batches: dict[int, tuple[ChatRequest, list[tuple[int, Target]]]] = {}
-    for key, request, target in jobs:
-        batches.setdefault(id(request), (request, []))[1].append((key, target))
-    queue: asyncio.Queue[tuple[int, TargetResult] | None] = asyncio.Queue()
-
-    async def watch(request: ChatRequest, members: list[tuple[int, Target]]) -> None:
-        comparison = Comparison(request, [t for _, t in members], pool,
-                                timeout_s=timeout_s, settings=settings)
-        reported: set[int] = set()
-        try:
-            async for index in comparison.updates():
-                if comparison.results[index].status in TERMINAL and index not in reported:
-                    reported.add(index)
-                    queue.put_nowait((members[index][0], comparison.results[index]))
-        finally:
-            queue.put_nowait(None)
-
-    tasks = [asyncio.create_task(watch(r, m)) for r, m in batches.values()]
-    try:
-        running = len(tasks)
-        while running:
-            item = await queue.get()
-            if item is None:
-                running -= 1
-            else:
-                yield item
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    """Stream ``jobs`` (key, request, target) in one Comparison; yield (key, result) as
+    each target finishes. Closing this stops them all."""
+    comparison = Comparison.of_pairs([(target, request) for _, request, target in jobs], pool,
+                                     timeout_s=timeout_s, settings=settings)
+    reported: set[int] = set()
+    async with aclosing(comparison.updates()) as updates:
+        async for index in updates:
+            if comparison.results[index].status in TERMINAL and index not in reported:
+                reported.add(index)
+                yield jobs[index][0], comparison.results[index]

@@ -56,13 +56,6 @@ class ChatRequest:
     top_p: float | None = None
     seed: int | None = None
 
-    def with_model(self, model: str) -> ChatRequest:
-        """The same request aimed at another model id."""
-        return ChatRequest(
-            model, self.prompt, self.system, self.images,
-            self.max_tokens, self.temperature, self.top_p, self.seed,
-        )
-
 
 @dataclass(frozen=True)
 class TextDelta:

@@ -40,7 +40,6 @@ class LiveRun:
         self.comparison = comparison
         self.pane_interval_s = pane_interval_s
         self.table_interval_s = table_interval_s
-        self.stop_requested = False
         self._dirty: set[int] = set()
         self._changed = asyncio.Event()
         # Set when a status changes or the run ends: the page should know at once
@@ -72,7 +71,6 @@ class LiveRun:
     def stop(self) -> None:
         """End every stream now, in any phase (a local model still loading included);
         each target keeps its text and becomes "stopped"."""
-        self.stop_requested = True
         self.comparison.stop()
 
     async def close(self) -> None:

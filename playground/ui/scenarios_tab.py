@@ -45,7 +45,8 @@ class ScenarioTab:
         try:
             return await packs.describe_pack(pack_id, self.sessions.settings_for(keys))
         except InputError as exc:
-            return "**This pack cannot run:**\n\n" + "\n".join(f"- {p}" for p in exc.problems)
+            return "**This pack cannot run:**\n\n" + "\n".join(f"- {html.escape(str(p))}"
+                                                             for p in exc.problems)
 
     def repeats_for(self, repeats: float | None) -> int | None:
         """The repeats to run (None or 0: the pack's own), capped on a public server;
