@@ -13,8 +13,8 @@ On the bigger random Phi-3 (``build/bench-model``, 8 layers, hidden 512, int4; b
   get_next_tokens, stream decode), (tokens - 1) / (last token - first token).
 
 Both greedy, exactly N new tokens (``min_length`` = ``max_length``, set in the worker by
-the ``tests.onnx_hooks.exact_length`` hook: the random model would otherwise stop at a
-random <|end|>), in rotating order over many repeats after a warm-up, a short pause
+the ``bench.onnx_worker_hooks.exact_length`` hook: the random model would otherwise stop
+at a random <|end|>), in rotating order over many repeats after a warm-up, a short pause
 before each run (``PAUSE_S``), with a second bare run per repeat as an A/A control that
 shows the machine's own noise. Prints the median ratio provider / bare (goal >= 0.97),
 the control's, and how late a 1 ms ``asyncio.sleep`` of another task wakes up while the
@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import onnxruntime_genai as og  # noqa: E402
 
 import providers  # noqa: E402
+from bench import onnx_worker_hooks  # noqa: E402
 from bench.support import REPO, percentile  # noqa: E402
 from providers import onnx_process, onnx_worker  # noqa: E402
 from providers.base import ChatRequest, Provider, TextDelta  # noqa: E402
@@ -121,7 +122,9 @@ async def main(tokens: int, repeats: int) -> int:
               "tests/fixtures/requirements-build.txt):\n"
               "  python tests/fixtures/make_tiny_models.py --big", file=sys.stderr)
         return 1
-    onnx_process.WORKER_HOOK = ("tests.onnx_hooks:exact_length", {})
+    hooked = onnx_worker_hooks.command(onnx_process.WORKER_FILE, onnx_worker_hooks.__file__,
+                                       "exact_length")
+    onnx_process.worker_command = lambda: hooked
     provider = providers.create("onnx", Settings({}))
     await provider.prepare(str(MODEL))
     lm = onnx_worker.load_model(MODEL)  # the bare loop's own copy, in this process

@@ -100,6 +100,17 @@ class UnsupportedInputError(ProviderError):
     kind = "unsupported_input"
 
 
+def error_class(kind: str) -> type[ProviderError]:
+    """The error class of this module whose ``kind`` is ``kind`` (a failure reported
+    by kind alone, as the ``onnx`` worker does); BadResponseError for a kind no class has."""
+    by_kind = {cls.kind: cls for cls in _subclasses(ProviderError) if cls.__module__ == __name__}
+    return by_kind.get(kind, BadResponseError)
+
+
+def _subclasses(cls: type[ProviderError]) -> list[type[ProviderError]]:
+    return [sub for child in cls.__subclasses__() for sub in (child, *_subclasses(child))]
+
+
 def server_message(body: Any) -> str:
     """The human part of an error body, whatever the vendor's shape."""
     if isinstance(body, (bytes, str)):

@@ -2,10 +2,8 @@
 loaded in a worker process of its own.
 
 NAME is a folder under ``ONNX_MODELS_DIR`` (or a path to a folder) holding
-``genai_config.json``. onnxruntime-genai 0.18 holds Python's GIL while it computes a token,
-a prefill or an image, so in this process it would stop the event loop (every other
-target's timestamps, the UI of every visitor) for that long. Each loaded model therefore
-lives in a worker process (:mod:`providers.onnx_worker`, driven by
+``genai_config.json``. Each loaded model lives in a worker process
+(:mod:`providers.onnx_worker`, whose docstring says why; driven by
 :mod:`providers.onnx_process`) that serves every session of the app: at most
 ``ONNX_MAX_LOADED`` of them, least recently used first out, never one with a generation in
 flight. Models load in ``prepare()``, so load time (the process's start-up included)
@@ -29,8 +27,8 @@ from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, Tex
 from providers.catalog import lookup
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
 from providers.local_rules import load_notice, max_loaded, token_budget
+from providers import worker_protocol as wire
 from providers.onnx_process import WorkerProcess, provider_error, shutdown_all
-from providers.onnx_worker import REQUEST_FIELDS
 from providers.public import local_refusal, plain_name
 from providers.settings import EnvVar
 from providers.threaded import ModelCache
@@ -153,11 +151,9 @@ class OnnxGenAIProvider(Provider):
         try:
             if load_ms is not None:
                 yield loaded(path.name, load_ms, worker.load_ms, details, in_run=True)
-            spec = {**{name: getattr(request, name) for name in REQUEST_FIELDS},
-                    "images": [(image.data, image.name) for image in request.images]}
-            async with aclosing(worker.run(spec)) as messages:
-                async for message in messages:
-                    for event in self._events(message, request, worker, details):
+            async with aclosing(worker.run(generate_message(request))) as replies:
+                async for reply in replies:
+                    for event in self._events(reply, request, worker, details):
                         yield event
         finally:
             _CACHE.release(str(path), worker, self.max_loaded())
@@ -186,25 +182,24 @@ class OnnxGenAIProvider(Provider):
         if not acquiring.cancelled() and acquiring.exception() is None:
             _CACHE.release(key, acquiring.result()[0], self.max_loaded())
 
-    def _events(self, message: tuple[Any, ...], request: ChatRequest, worker: WorkerProcess,
+    def _events(self, reply: wire.Reply, request: ChatRequest, worker: WorkerProcess,
                 details: dict[str, float]) -> Iterator[Event]:
-        """The events one worker message stands for (see providers.onnx_worker)."""
-        kind, _, items, *outcome = message
-        for item in items:
-            if item[0] == "text":
-                yield TextDelta(item[1], tokens=1)
-            else:  # ("prompt", tokens, context): BadRequestError if it fills the context
-                _, note = token_budget(request.max_tokens, item[1], item[2], worker.name,
-                                       self.id)
+        """The events one worker reply stands for (see providers.worker_protocol)."""
+        for item in reply.items:
+            if isinstance(item, wire.Text):
+                yield TextDelta(item.text, tokens=1)
+            else:  # BadRequestError if the prompt fills the context
+                _, note = token_budget(request.max_tokens, item.prompt_tokens,
+                                       item.context_length, worker.name, self.id)
                 if note:
                     yield note
-        if kind == "end":
-            reason, prompt_tokens, completion_tokens = outcome[0]
-            yield Usage(prompt_tokens, completion_tokens, "counted")
-            yield Finish(reason, worker.name, details)
-        elif kind == "error":
-            raise provider_error(*outcome[0])
-        elif kind == "died":
+        outcome = reply.outcome
+        if isinstance(outcome, wire.Finished):
+            yield Usage(outcome.prompt_tokens, outcome.completion_tokens, "counted")
+            yield Finish(outcome.reason, worker.name, details)
+        elif isinstance(outcome, wire.WorkerError):
+            raise provider_error(outcome)
+        elif isinstance(outcome, wire.Died):
             raise worker.died_error()
 
     async def list_models(self) -> list[ModelEntry]:
@@ -221,6 +216,13 @@ class OnnxGenAIProvider(Provider):
                 max_images=phi.images_on(self.id) if phi else images,
                 context_length=context, source="local"))
         return entries
+
+
+def generate_message(request: ChatRequest) -> wire.Generate:
+    """The worker's message for ``request`` (its request id is set when sent)."""
+    return wire.Generate(0, request.prompt, request.system, request.max_tokens,
+                         request.temperature, request.top_p, request.seed,
+                         tuple((image.data, image.name) for image in request.images))
 
 
 def loaded(name: str, load_ms: float, model_ms: float, details: dict[str, float],

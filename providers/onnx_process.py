@@ -1,14 +1,15 @@
-"""The parent's side of an ``onnx`` worker process (:mod:`providers.onnx_worker`).
+"""The parent's side of an ``onnx`` worker process (:mod:`providers.onnx_worker`, whose
+docstring says why the model runs in a process of its own).
 
 :meth:`WorkerProcess.start` starts ``python -P providers/onnx_worker.py`` with
 :mod:`subprocess`, not with multiprocessing's spawn: spawn re-runs the app's main module
 in the child (``app.py`` builds the whole Gradio demo at import), and ``python -m
 providers.onnx_worker`` would import the ``providers`` package, whose ``__init__``
 imports every cloud SDK (1.1 s). ``-P`` keeps the script's folder off ``sys.path``. The
-two then talk over an authenticated ``multiprocessing.connection`` (framing, pickling),
-requests multiplexed by id: one daemon thread per worker reads it and hands each message
-to the event loop of the request it belongs to (``call_soon_threadsafe``), so the event
-loop itself never waits on the worker.
+two then talk over an authenticated ``multiprocessing.connection`` (framing, pickling) in
+the messages of :mod:`providers.worker_protocol`, requests multiplexed by id: one daemon
+thread per worker reads it and hands each reply to the event loop of the request it
+belongs to (``call_soon_threadsafe``), so the event loop itself never waits on the worker.
 
 A worker ends when its stdin closes: :meth:`WorkerProcess.close`, and the app's exit in
 any way (even killed: the OS closes the pipe). :func:`shutdown_all` (atexit) also waits
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import itertools
 import json
 import secrets
@@ -35,25 +37,23 @@ from pathlib import Path
 from typing import Any
 
 from providers import onnx_worker
-from providers.errors import (BadRequestError, BadResponseError, NotFoundError, ProviderError,
-                              UnavailableError, UnsupportedInputError)
+from providers import worker_protocol as wire
+from providers.errors import BadResponseError, ProviderError, UnavailableError, error_class
 
 WORKER_FILE = Path(onnx_worker.__file__).resolve()
-# ("module:function", kwargs): called in each new worker with the worker module before
-# it loads its model. Tests and benchmarks use it to slow down or reshape generation.
-WORKER_HOOK: tuple[str, dict[str, Any]] | None = None
-ERRORS: dict[str, type[ProviderError]] = {
-    "not_found": NotFoundError, "unavailable": UnavailableError,
-    "bad_request": BadRequestError, "unsupported_input": UnsupportedInputError,
-    "bad_response": BadResponseError}
 _RUNNING: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
 _RUNNING_LOCK = threading.Lock()
 _REQUEST_IDS = itertools.count(1)
 
 
-def provider_error(kind: str, message: str) -> ProviderError:
-    """The ProviderError a worker's ``(kind, message)`` stands for."""
-    return ERRORS.get(kind, BadResponseError)(message, provider="onnx")
+def provider_error(error: wire.WorkerError) -> ProviderError:
+    """The ProviderError a worker's error stands for."""
+    return error_class(error.kind)(error.message, provider="onnx")
+
+
+def worker_command() -> list[str]:
+    """The command that starts a worker (tests start it through a hook of theirs)."""
+    return [sys.executable, "-P", str(WORKER_FILE)]
 
 
 def how_it_ended(returncode: int | None) -> str:
@@ -84,7 +84,7 @@ class WorkerProcess:
         self._closing = False
         self._lock = threading.Lock()  # guards _pending and ended
         self._send_lock = threading.Lock()
-        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]] = {}
+        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue[wire.Reply]]] = {}
         with _RUNNING_LOCK:
             _RUNNING.add(self)
         threading.Thread(target=self._read, name=f"onnx-reader-{name}", daemon=True).start()
@@ -104,17 +104,16 @@ class WorkerProcess:
         """Start a worker for the model folder ``path`` and wait until it has loaded the
         model (blocking); raises the ProviderError the worker reports."""
         authkey = secrets.token_bytes(32)
-        setup = {"authkey": authkey.hex(), "sys_path": sys.path, "path": str(path),
-                 "hook": WORKER_HOOK}
-        process = subprocess.Popen([sys.executable, "-P", str(WORKER_FILE)],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        setup = {"authkey": authkey.hex(), "sys_path": sys.path, "path": str(path)}
+        process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE)
         try:
             assert process.stdin is not None and process.stdout is not None
             process.stdin.write(json.dumps(setup).encode() + b"\n")
             process.stdin.flush()
             conn = Client(read_address(process), authkey=authkey)
             process.stdout.close()
-            reply = conn.recv()
+            reply = wire.from_wire(conn.recv())
         except (OSError, EOFError) as exc:
             raise UnavailableError(
                 f"The ONNX worker process for {path.name} ended while starting "
@@ -123,31 +122,32 @@ class WorkerProcess:
         except BaseException:
             abandon(process)
             raise
-        if reply[0] == "failed":
+        if isinstance(reply, wire.Failed):
             abandon(process)
-            raise provider_error(reply[1], reply[2])
-        return cls(path.name, process, conn, reply[1]["load_ms"], on_exit)
+            raise provider_error(reply.error)
+        return cls(path.name, process, conn, reply.load_ms, on_exit)
 
-    async def run(self, spec: dict[str, Any]) -> AsyncIterator[tuple[Any, ...]]:
-        """Send one request; yield the worker's messages for it, the last being
-        ``end`` or ``error`` (or ``died``, made here). Closing early cancels it."""
+    async def run(self, spec: wire.Generate) -> AsyncIterator[wire.Reply]:
+        """Send one request (its ``rid`` is set here); yield the worker's replies to it,
+        the last one with an outcome (:class:`~providers.worker_protocol.Died`, made
+        here, if the process ends first). Closing early cancels it."""
         rid = next(_REQUEST_IDS)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        queue: asyncio.Queue[wire.Reply] = asyncio.Queue()
         with self._lock:
             if self.ended is not None:
                 raise self.died_error()
             self._pending[rid] = (asyncio.get_running_loop(), queue)
         finished = False
         try:
-            message = ("generate", rid, spec)
-            if spec["images"]:  # megabytes: the pipe may take a moment to take them
+            message = wire.to_wire(dataclasses.replace(spec, rid=rid))
+            if spec.images:  # megabytes: the pipe may take a moment to take them
                 await asyncio.to_thread(self._send, message)
             else:
                 self._send(message)
             while not finished:
-                message = await queue.get()
-                finished = message[0] != "items"
-                yield message
+                reply = await queue.get()
+                finished = reply.last
+                yield reply
         finally:
             with self._lock:
                 self._pending.pop(rid, None)
@@ -165,7 +165,7 @@ class WorkerProcess:
         self._closing = True
         close_stdin(self.process)
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: Any) -> None:
         try:
             with self._send_lock:
                 self._conn.send(message)
@@ -175,7 +175,7 @@ class WorkerProcess:
     def _cancel(self, rid: int) -> None:
         # From the event loop: never wait for the lock (another request may be sending
         # its images), hand the cancel to a thread then.
-        message = ("cancel", rid)
+        message = wire.to_wire(wire.Cancel(rid))
         if self._send_lock.acquire(blocking=False):
             try:
                 self._conn.send(message)
@@ -189,13 +189,13 @@ class WorkerProcess:
     def _read(self) -> None:
         try:
             while True:
-                message = self._conn.recv()
+                reply: wire.Reply = wire.from_wire(self._conn.recv())
                 with self._lock:
-                    target = self._pending.get(message[1])
-                if target is not None and not post(target, message):
+                    target = self._pending.get(reply.rid)
+                if target is not None and not post(target, reply):
                     with self._lock:  # its event loop is gone: stop generating for it
-                        self._pending.pop(message[1], None)
-                    self._cancel(message[1])
+                        self._pending.pop(reply.rid, None)
+                    self._cancel(reply.rid)
         except (EOFError, OSError):
             pass
         self._conn.close()
@@ -204,13 +204,13 @@ class WorkerProcess:
             self.ended = "closed by the app" if self._closing else how_it_ended(code)
             pending, self._pending = list(self._pending.items()), {}
         for rid, target in pending:
-            post(target, ("died", rid, [], ()))
+            post(target, wire.Reply(rid, [], wire.Died()))
         if self._on_exit is not None:
             self._on_exit(self)
 
 
-def post(target: tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]],
-         message: tuple[Any, ...]) -> bool:
+def post(target: tuple[asyncio.AbstractEventLoop, asyncio.Queue[wire.Reply]],
+         message: wire.Reply) -> bool:
     """Hand ``message`` to a request waiting in its event loop (from the reader thread);
     False if that loop is closed: nobody waits for it any more."""
     loop, queue = target

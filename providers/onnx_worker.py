@@ -1,23 +1,26 @@
 """The ``onnx`` provider's worker process: one model folder loaded with onnxruntime-genai,
 generating for any number of requests at once, one thread each.
 
-onnxruntime-genai 0.18 holds the GIL inside ``generate_next_token``, ``set_inputs`` and
-the multimodal processor: in the app's process that freezes the event loop for a token
-(a whole image prefill) at a time. Here only this process waits. Started by
-:mod:`providers.onnx_process` as ``python -P providers/onnx_worker.py``, it imports only
-the standard library and onnxruntime_genai (Pillow for images other than PNG and JPEG),
+Why a process (the one telling of this; README "Local models" links here):
+onnxruntime-genai 0.18 holds Python's GIL inside ``generate_next_token``, ``set_inputs``
+and the multimodal processor, for a whole token (a whole image prefill) at a time. Run in
+the app's process, even in a thread, it would freeze the event loop, and with it every
+other target's timestamps and the UI of every visitor, for that long (300 ms without a
+turn was measured). Here only this process waits; the app's reader thread for it
+(:mod:`providers.onnx_process`) blocks without the GIL. The ``transformers`` runtime
+needs no process: torch releases the GIL in its kernels, so a thread
+(:mod:`providers.threaded`) leaves the event loop running.
+
+Started by :mod:`providers.onnx_process` as ``python -P providers/onnx_worker.py``, it
+imports only the standard library, :mod:`providers.worker_protocol` (loaded from its
+file, beside this one) and onnxruntime_genai (Pillow for images other than PNG and JPEG),
 never the ``providers`` package, whose ``__init__`` imports every cloud SDK (1.1 s).
 
-Start-up: one JSON line on stdin (``authkey``, ``sys_path``, ``path``, ``hook``); the
-worker prints the address of a ``multiprocessing.connection`` Listener after
-``ADDRESS_TAG`` and accepts the parent's authenticated connection. stdin stays open: its
-end (the parent closing the worker, or dying in any way) ends the worker at once. Then,
-as pickled tuples: to the parent once ``("ready", info)`` or ``("failed", kind,
-message)``; from the parent ``("generate", id, spec)`` (``REQUEST_FIELDS``) and
-``("cancel", id)`` (the loop stops before its next token); to the parent per request
-``("items", id, items)`` any number of times, then ``("end", id, items, (reason,
-prompt_tokens, completion_tokens))`` or ``("error", id, items, (kind, message))``. Items:
-``("prompt", prompt_tokens, context_length)`` once, then ``("text", text)`` per id.
+Start-up: one JSON line on stdin (``authkey``, ``sys_path``, ``path``); the worker prints
+the address of a ``multiprocessing.connection`` Listener after ``ADDRESS_TAG`` and accepts
+the parent's authenticated connection. stdin stays open: its end (the parent closing the
+worker, or dying in any way) ends the worker at once. The messages that follow are those
+of :mod:`providers.worker_protocol`.
 
 Token counts are exact: prompt ids after the chat template (image tokens included) and
 one per generated id, minus the final stop id, which onnxruntime-genai returns but does
@@ -26,7 +29,7 @@ not append to the sequence (onnxruntime-genai 0.18.0's behaviour).
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import io
 import json
 import math
@@ -37,15 +40,33 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+
+def _load_protocol() -> ModuleType:
+    """providers/worker_protocol.py, loaded from its file: importing it by its name
+    would import the ``providers`` package (every cloud SDK) into this process."""
+    if __package__:  # imported as part of its package (the parent, tests): the same module
+        return importlib.import_module(f"{__package__}.worker_protocol")
+    spec = importlib.util.spec_from_file_location(
+        "worker_protocol", Path(__file__).with_name("worker_protocol.py"))
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from providers import worker_protocol as wire
+else:
+    wire = _load_protocol()
 
 ADDRESS_TAG = "onnx-worker-address "
-# What a "generate" message's spec holds: these ChatRequest fields, and "images" as a
-# list of (bytes, name) pairs.
-REQUEST_FIELDS = ("prompt", "system", "max_tokens", "temperature", "top_p", "seed")
 MAX_LAG_S = 0.02  # see Outbox
 # Used only when a model folder ships no chat template ("Empty chat template").
 PHI3_TEMPLATE = ("{% for m in messages %}{{'<|' + m['role'] + '|>\n' + m['content'] + '<|end|>\n'}}"
@@ -57,7 +78,7 @@ class Refused(Exception):
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind, self.message = kind, message
+        self.error = wire.WorkerError(kind, message)
 
 
 class Stopped(Exception):
@@ -109,8 +130,8 @@ def warm_up(og: Any, model: Any, tokenizer: Any) -> None:
     del generator
 
 
-def generate(lm: LoadedModel, spec: dict[str, Any], stop: threading.Event,
-             emit: Any) -> tuple[str, int, int]:
+def generate(lm: LoadedModel, spec: wire.Generate, stop: threading.Event,
+             emit: Callable[[wire.Item], None]) -> wire.Finished:
     """The blocking generation loop: ``emit`` one item per generated id; returns the
     finish reason and the prompt and completion token counts."""
     import onnxruntime_genai as og
@@ -127,28 +148,28 @@ def generate(lm: LoadedModel, spec: dict[str, Any], stop: threading.Event,
                 reason = "stop"  # returned, not appended: not a completion token
                 break
             completion += 1
-            emit(("text", stream.decode(token)))
+            emit(wire.Text(stream.decode(token)))
     except RuntimeError as exc:
         raise Refused("bad_response",
                       f"ONNX Runtime GenAI failed mid-generation: {exc}") from exc
     finally:
         del generator
-    return reason, prompt_tokens, completion
+    return wire.Finished(reason, prompt_tokens, completion)
 
 
-def start_generator(og: Any, lm: LoadedModel, spec: dict[str, Any], stop: threading.Event,
-                    emit: Any) -> tuple[Any, int]:
+def start_generator(og: Any, lm: LoadedModel, spec: wire.Generate, stop: threading.Event,
+                    emit: Callable[[wire.Item], None]) -> tuple[Any, int]:
     """Apply the chat template, tokenize (or run the image processor) and prefill."""
     with lm.lock:
-        prompt = chat_prompt(lm, spec["system"], spec["prompt"], len(spec["images"]))
-        if spec["images"]:
-            images = og.Images.open_bytes(*(decodable(*image) for image in spec["images"]))
+        prompt = chat_prompt(lm, spec.system, spec.prompt, len(spec.images))
+        if spec.images:
+            images = og.Images.open_bytes(*(decodable(*image) for image in spec.images))
             inputs = lm.processor(prompt, images=images)
             prompt_tokens = int(inputs["input_ids"].as_numpy().shape[-1])
         else:
             ids = lm.tokenizer.encode(prompt)
             prompt_tokens = len(ids)
-    emit(("prompt", prompt_tokens, lm.context_length))
+    emit(wire.PromptSize(prompt_tokens, lm.context_length))
     room = lm.context_length - prompt_tokens
     if room < 1:  # the parent words this from the prompt item (local_rules.token_budget)
         raise Refused("bad_request", f"The prompt is {prompt_tokens} tokens; {lm.name}'s "
@@ -159,7 +180,7 @@ def start_generator(og: Any, lm: LoadedModel, spec: dict[str, Any], stop: thread
     params.set_search_options(**search_options(spec, prompt_tokens, room))
     try:
         generator = og.Generator(lm.model, params)
-        if spec["images"]:
+        if spec.images:
             generator.set_inputs(inputs)
         else:
             generator.append_tokens(ids)
@@ -168,19 +189,19 @@ def start_generator(og: Any, lm: LoadedModel, spec: dict[str, Any], stop: thread
     return generator, prompt_tokens
 
 
-def search_options(spec: dict[str, Any], prompt_tokens: int, room: int) -> dict[str, Any]:
+def search_options(spec: wire.Generate, prompt_tokens: int, room: int) -> dict[str, Any]:
     """onnxruntime-genai search options (``max_length`` counts prompt + new tokens):
     ``max_tokens``, or all the room the context leaves, capped by that room."""
-    new_tokens = min(spec["max_tokens"] or room, room)
+    new_tokens = min(spec.max_tokens or room, room)
     options: dict[str, Any] = {"max_length": prompt_tokens + new_tokens}
-    if spec["temperature"] is not None:
-        options["do_sample"] = spec["temperature"] > 0
-        if spec["temperature"] > 0:
-            options["temperature"] = float(spec["temperature"])
-    if spec["top_p"] is not None:
-        options["top_p"] = float(spec["top_p"])
-    if spec["seed"] is not None:
-        options["random_seed"] = int(spec["seed"])
+    if spec.temperature is not None:
+        options["do_sample"] = spec.temperature > 0
+        if spec.temperature > 0:
+            options["temperature"] = float(spec.temperature)
+    if spec.top_p is not None:
+        options["top_p"] = float(spec.top_p)
+    if spec.seed is not None:
+        options["random_seed"] = int(spec.seed)
     return options
 
 
@@ -217,7 +238,7 @@ def chat_prompt(lm: LoadedModel, system: str | None, prompt: str, images: int) -
 
 
 class Outbox:
-    """One request's messages to the parent. Text goes at once until the first visible
+    """One request's replies to the parent. Text goes at once until the first visible
     text (the TTFT), then at most every ``MAX_LAG_S``, so a fast model does not wake the
     parent for every token: every 5 ms cost the 1.45 ms/token benchmark model 3% of its
     speed on two cores, every 20 ms nothing measurable (bench/onnx_decode.py). Slower
@@ -225,26 +246,26 @@ class Outbox:
 
     def __init__(self, conn: Connection, send_lock: threading.Lock, rid: int) -> None:
         self._conn, self._send_lock, self._rid = conn, send_lock, rid
-        self._items: list[tuple[Any, ...]] = []
+        self._items: list[wire.Item] = []
         self._sent_at = -math.inf  # when visible text last went
 
-    def emit(self, item: tuple[Any, ...]) -> None:
+    def emit(self, item: wire.Item) -> None:
         self._items.append(item)
-        if item[0] != "text":
+        if not isinstance(item, wire.Text):
             return
         now = time.perf_counter()
         if now - self._sent_at >= MAX_LAG_S:
             # Empty texts (the start of a UTF-8 character) do not start the clock.
-            if any(kind == "text" and text for kind, text, *_ in self._items):
+            if any(isinstance(held, wire.Text) and held.text for held in self._items):
                 self._sent_at = now
-            self._send("items")
+            self._send(None)
 
-    def close(self, kind: str, outcome: tuple[Any, ...]) -> None:
-        """The request's last message (``end`` or ``error``), with what is still held."""
-        self._send(kind, outcome)
+    def close(self, outcome: wire.Finished | wire.WorkerError) -> None:
+        """The request's last reply, with what is still held."""
+        self._send(outcome)
 
-    def _send(self, kind: str, *outcome: Any) -> None:
-        message = (kind, self._rid, self._items, *outcome)
+    def _send(self, outcome: wire.Finished | wire.WorkerError | None) -> None:
+        message = wire.to_wire(wire.Reply(self._rid, self._items, outcome))
         self._items = []
         with self._send_lock:
             try:
@@ -253,7 +274,7 @@ class Outbox:
                 pass
 
 
-def serve_request(lm: LoadedModel, spec: dict[str, Any], stop: threading.Event,
+def serve_request(lm: LoadedModel, spec: wire.Generate, stop: threading.Event,
                   out: Outbox) -> None:
     """Run one request to its ``end`` or ``error`` message (nothing once cancelled)."""
     try:
@@ -261,15 +282,15 @@ def serve_request(lm: LoadedModel, spec: dict[str, Any], stop: threading.Event,
     except Stopped:
         return
     except Refused as exc:
-        out.close("error", (exc.kind, exc.message))
+        out.close(exc.error)
         return
     except Exception as exc:  # a bug or a runtime failure: say so, keep serving
         traceback.print_exc()
-        out.close("error", ("bad_response", f"The ONNX worker failed: "
-                                            f"{type(exc).__name__}: {exc}"))
+        out.close(wire.WorkerError("bad_response", f"The ONNX worker failed: "
+                                                   f"{type(exc).__name__}: {exc}"))
         return
     if not stop.is_set():
-        out.close("end", outcome)
+        out.close(outcome)
 
 
 def serve(conn: Connection, lm: LoadedModel) -> None:
@@ -277,22 +298,21 @@ def serve(conn: Connection, lm: LoadedModel) -> None:
     send_lock = threading.Lock()
     stops: dict[int, threading.Event] = {}
 
-    def run(rid: int, spec: dict[str, Any], stop: threading.Event) -> None:
+    def run(spec: wire.Generate, stop: threading.Event) -> None:
         try:
-            serve_request(lm, spec, stop, Outbox(conn, send_lock, rid))
+            serve_request(lm, spec, stop, Outbox(conn, send_lock, spec.rid))
         finally:
-            stops.pop(rid, None)
+            stops.pop(spec.rid, None)
     while True:
         try:
-            message = conn.recv()
+            message = wire.from_wire(conn.recv())
         except (EOFError, OSError):
             return
-        if message[0] == "generate":
-            _, rid, spec = message
-            stop = stops[rid] = threading.Event()
-            threading.Thread(target=run, args=(rid, spec, stop), name=f"request-{rid}",
+        if isinstance(message, wire.Generate):
+            stop = stops[message.rid] = threading.Event()
+            threading.Thread(target=run, args=(message, stop), name=f"request-{message.rid}",
                              daemon=True).start()
-        elif message[0] == "cancel" and (stop := stops.get(message[1])) is not None:
+        elif isinstance(message, wire.Cancel) and (stop := stops.get(message.rid)) is not None:
             stop.set()
 
 
@@ -315,24 +335,25 @@ def main() -> None:
         print(ADDRESS_TAG + json.dumps(address or listener.address), flush=True)
         conn = listener.accept()
     os.dup2(2, 1)  # from now on stray output (native libraries) goes to stderr
-    if setup["hook"]:
-        module, _, function = setup["hook"][0].partition(":")
-        getattr(importlib.import_module(module), function)(sys.modules[__name__],
-                                                           **setup["hook"][1])
     started = time.perf_counter()
     try:
         lm = load_model(Path(setup["path"]))
     except Refused as exc:
-        conn.send(("failed", exc.kind, exc.message))
+        conn.send(wire.to_wire(wire.Failed(exc.error)))
         return
-    conn.send(("ready", {"load_ms": (time.perf_counter() - started) * 1000.0}))
+    conn.send(wire.to_wire(wire.Ready((time.perf_counter() - started) * 1000.0)))
     serve(conn, lm)
 
 
-if __name__ == "__main__":
+def run_as_script() -> None:
+    """The process's whole life: :func:`main`, then exit without waiting for threads."""
     try:
         main()
     except BaseException:
         traceback.print_exc()
         os._exit(1)
     os._exit(0)  # request threads may still be inside the runtime: do not wait for them
+
+
+if __name__ == "__main__":
+    run_as_script()

@@ -1,10 +1,11 @@
-"""Worker hooks for the ``onnx`` tests and bench/onnx_decode.py
-(``providers.onnx_process.WORKER_HOOK``).
+"""Worker hooks for the ``onnx`` tests: :func:`use` makes the next workers start with one
+applied (through bench/onnx_worker_hooks.py, which runs in the worker's place).
 
-They run inside the worker process, so this module imports only the standard library
-and onnxruntime_genai, never the ``providers`` package or pytest. What they observe is
-written to a log file the test reads: perf_counter() is the system-wide monotonic clock
-on Linux and macOS, so the test's timestamps and the worker's compare.
+The hooks run inside the worker process, so this module imports only the standard
+library and onnxruntime_genai at the top, never the ``providers`` package or pytest.
+What they observe is written to a log file the test reads: perf_counter() is the
+system-wide monotonic clock on Linux and macOS, so the test's timestamps and the
+worker's compare.
 """
 
 from __future__ import annotations
@@ -12,10 +13,26 @@ from __future__ import annotations
 import threading
 import time
 from types import ModuleType
+from typing import Any
 
 import onnxruntime_genai as og
 
 _LOG_LOCK = threading.Lock()
+_PLAIN: dict[str, Any] = {}  # the app's own worker_command, kept when first replaced
+
+
+def use(monkeypatch: Any, function: str | None, **kwargs: Any) -> None:
+    """Workers started from now on (in this test) run ``function`` of this module first;
+    None: plain workers again."""
+    from bench import onnx_worker_hooks
+    from providers import onnx_process
+
+    plain = _PLAIN.setdefault("worker_command", onnx_process.worker_command)
+    if function is None:
+        monkeypatch.setattr(onnx_process, "worker_command", plain)
+        return
+    command = onnx_worker_hooks.command(onnx_process.WORKER_FILE, __file__, function, **kwargs)
+    monkeypatch.setattr(onnx_process, "worker_command", lambda: command)
 
 
 def slow_tokens(worker: ModuleType, delay_s: float, log: str) -> None:
@@ -59,13 +76,3 @@ def record_modules(worker: ModuleType, log: str) -> None:
         return model
     worker.load_model = recording
 
-
-def exact_length(worker: ModuleType) -> None:
-    """Every run generates exactly max_length (prompt + max tokens): a random model would
-    otherwise stop at a random <|end|> (bench/onnx_decode.py)."""
-    search_options = worker.search_options
-
-    def exact(spec, prompt_tokens, room):  # type: ignore[no-untyped-def]
-        options = search_options(spec, prompt_tokens, room)
-        return {**options, "min_length": options["max_length"]}
-    worker.search_options = exact

@@ -22,6 +22,7 @@ from playground.engine import Comparison, ProviderPool
 from providers import onnx_genai, onnx_process
 from providers.base import ChatRequest, Notice, TextDelta
 from providers.errors import BadResponseError
+from tests import onnx_hooks
 from tests.conftest import run
 from tests.support import collect, compare
 from tests.test_onnx_provider import (ANSWERS, MODELS, STORY, TEXT, VISION, WHITE,  # noqa: F401
@@ -68,8 +69,7 @@ def slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     log each one; returns the :class:`TokenLog`."""
     def start(delay_s: float = 0.02) -> TokenLog:
         log = tmp_path / f"tokens-{uuid.uuid4().hex}.log"
-        monkeypatch.setattr(onnx_process, "WORKER_HOOK", (
-            "tests.onnx_hooks:slow_tokens", {"delay_s": delay_s, "log": str(log)}))
+        onnx_hooks.use(monkeypatch, "slow_tokens", delay_s=delay_s, log=str(log))
         return TokenLog(log)
     return start
 
@@ -250,8 +250,7 @@ def test_an_evicted_worker_ends_but_never_mid_answer(onnx_settings, slow) -> Non
 
 
 def test_a_run_stopped_while_its_model_loads_holds_no_lease(onnx_settings, monkeypatch) -> None:
-    monkeypatch.setattr(onnx_process, "WORKER_HOOK",
-                        ("tests.onnx_hooks:slow_load", {"delay_s": 0.5}))
+    onnx_hooks.use(monkeypatch, "slow_load", delay_s=0.5)
     settings = onnx_settings.with_overrides({"ONNX_MAX_LOADED": "1"})
 
     async def go() -> None:
@@ -262,7 +261,7 @@ def test_a_run_stopped_while_its_model_loads_holds_no_lease(onnx_settings, monke
         with pytest.raises(asyncio.CancelledError):
             await task
         await asyncio.to_thread(wait_until, lambda: onnx_genai._CACHE.loaded() != [])
-        monkeypatch.setattr(onnx_process, "WORKER_HOOK", None)
+        onnx_hooks.use(monkeypatch, None)
         await provider.prepare(VISION)  # evicts the text model: nobody holds it
     run(go())
     wait_until(lambda: [w.name for w in live_workers()] == [VISION])
@@ -270,8 +269,7 @@ def test_a_run_stopped_while_its_model_loads_holds_no_lease(onnx_settings, monke
 
 def test_the_worker_imports_no_cloud_sdk_and_no_ui(onnx_settings, monkeypatch, tmp_path) -> None:
     log = tmp_path / "modules.txt"
-    monkeypatch.setattr(onnx_process, "WORKER_HOOK",
-                        ("tests.onnx_hooks:record_modules", {"log": str(log)}))
+    onnx_hooks.use(monkeypatch, "record_modules", log=str(log))
     assert parts(collect("onnx", onnx_settings, ChatRequest(TEXT, "Say hello.")))[0]
     modules = set(log.read_text().split())
     assert "onnxruntime_genai" in modules

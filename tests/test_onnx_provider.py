@@ -23,6 +23,7 @@ from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, U
 from providers.errors import (BadRequestError, NotFoundError, UnavailableError,
                               UnsupportedInputError)
 from providers.settings import Settings
+from tests import onnx_hooks
 from tests.conftest import REPO, run
 from tests.support import collect, compare, text_of
 from tests.test_cli import playground
@@ -252,8 +253,7 @@ def test_a_path_target_and_list_models(tmp_path) -> None:
 def test_engine_runs_onnx_next_to_a_cloud_target(fakes, behaviours, monkeypatch) -> None:
     behaviours.default.pieces = ["Hi", " there."]
     # A slow disk: must show as load_ms, never in TTFT.
-    monkeypatch.setattr(onnx_process, "WORKER_HOOK",
-                        ("tests.onnx_hooks:slow_load", {"delay_s": 0.5}))
+    onnx_hooks.use(monkeypatch, "slow_load", delay_s=0.5)
     settings = Settings.load(dotenv_path=None, environ={**fakes, "ONNX_MODELS_DIR": str(MODELS)})
     results, _ = compare(settings, ["onnx:tiny-phi3", "ollama:phi3.5"],
                          ChatRequest("", "Say hello."))

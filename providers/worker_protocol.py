@@ -1,0 +1,136 @@
+"""The messages between the app and an ``onnx`` worker process (:mod:`providers.onnx_worker`,
+driven by :mod:`providers.onnx_process`), as small dataclasses.
+
+Standard library only: the worker loads this file next to its own without importing the
+``providers`` package. On the wire (``multiprocessing.connection``, pickled) each message
+travels as plain data (:func:`to_wire`: a dict naming its type), so neither side needs
+the other's module names to unpickle it.
+
+Parent to worker: :class:`Generate` (one request, ``rid`` chosen by the parent) and
+:class:`Cancel` (the request's loop stops before its next token). Worker to parent: once
+:class:`Ready` or :class:`Failed`; then per request any number of :class:`Reply` with
+items (:class:`PromptSize` once, then :class:`Text` per generated id) and no outcome,
+and a last one whose outcome is :class:`Finished` or :class:`WorkerError`. The parent
+makes a last reply with :class:`Died` itself when the process ends under a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class WorkerError:
+    """A failure the parent raises as the ProviderError whose ``kind`` is ``kind``
+    (``providers.errors.error_class``)."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The worker has loaded its model (``load_ms``: the model and its warm-up, ms)."""
+
+    load_ms: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The worker could not load its model; it exits."""
+
+    error: WorkerError
+
+
+@dataclass(frozen=True)
+class Generate:
+    """One chat request (the ChatRequest's fields; ``images`` as (bytes, name) pairs)."""
+
+    rid: int
+    prompt: str
+    system: str | None
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    seed: int | None
+    images: tuple[tuple[bytes, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Stop request ``rid`` (nothing more is sent for it)."""
+
+    rid: int
+
+
+@dataclass(frozen=True)
+class PromptSize:
+    """The prompt's tokens after the chat template (images included) and the context."""
+
+    prompt_tokens: int
+    context_length: int
+
+
+@dataclass(frozen=True)
+class Text:
+    """The text of one generated id (may be empty: the start of a UTF-8 character)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How generation ended: ``reason`` (``stop`` or ``length``) and exact counts."""
+
+    reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Died:
+    """The worker process ended under the request (made by the parent)."""
+
+
+Item = Union[PromptSize, Text]
+Outcome = Union[Finished, WorkerError, Died]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Items for request ``rid``; the last reply of a request has an ``outcome``."""
+
+    rid: int
+    items: list[Item] = field(default_factory=list)
+    outcome: Outcome | None = None
+
+    @property
+    def last(self) -> bool:
+        return self.outcome is not None
+
+
+MESSAGES: dict[str, type[Any]] = {cls.__name__: cls for cls in (
+    WorkerError, Ready, Failed, Generate, Cancel, PromptSize, Text, Finished, Died, Reply)}
+
+
+def to_wire(value: Any) -> Any:
+    """``value`` as plain data: a message becomes a dict with its ``type``; lists are
+    converted item by item; anything else (tuples of image bytes too) is left as is."""
+    if is_dataclass(value):
+        return {"type": type(value).__name__,
+                **{f.name: to_wire(getattr(value, f.name)) for f in fields(value)}}
+    if isinstance(value, list):
+        return [to_wire(item) for item in value]
+    return value
+
+
+def from_wire(value: Any) -> Any:
+    """The message :func:`to_wire` turned into ``value``."""
+    if isinstance(value, dict):
+        data = dict(value)
+        cls = MESSAGES[data.pop("type")]
+        return cls(**{name: from_wire(item) for name, item in data.items()})
+    if isinstance(value, list):
+        return [from_wire(item) for item in value]
+    return value
