@@ -1,5 +1,5 @@
 """Worker hooks for the ``onnx`` tests and bench/onnx_decode.py
-(``providers.onnx_process.WORKER_HOOK``).
+(``providers.local.onnx_process.WORKER_HOOK``).
 
 They run inside the worker process, so this module imports only the standard library
 and onnxruntime_genai, never the ``providers`` package or pytest. What they observe is

@@ -1,9 +1,9 @@
-"""The parent's side of an ``onnx`` worker process (:mod:`providers.onnx_worker`).
+"""The parent's side of an ``onnx`` worker process (:mod:`providers.local.onnx_worker`).
 
-:meth:`WorkerProcess.start` starts ``python -P providers/onnx_worker.py`` with
+:meth:`WorkerProcess.start` starts ``python -P providers/local/onnx_worker.py`` with
 :mod:`subprocess`, not with multiprocessing's spawn: spawn re-runs the app's main module
 in the child (``app.py`` builds the whole Gradio demo at import), and ``python -m
-providers.onnx_worker`` would import the ``providers`` package, whose ``__init__``
+providers.local.onnx_worker`` would import the ``providers`` package, whose ``__init__``
 imports every cloud SDK (1.1 s). ``-P`` keeps the script's folder off ``sys.path``. The
 two then talk over an authenticated ``multiprocessing.connection`` (framing, pickling),
 requests multiplexed by id: one daemon thread per worker reads it and hands each message
@@ -34,7 +34,7 @@ from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import Any
 
-from providers import onnx_worker
+from providers.local import onnx_worker
 from providers.errors import (BadRequestError, BadResponseError, NotFoundError, ProviderError,
                               UnavailableError, UnsupportedInputError)
 

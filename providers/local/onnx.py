@@ -5,8 +5,8 @@ NAME is a folder under ``ONNX_MODELS_DIR`` (or a path to a folder) holding
 ``genai_config.json``. onnxruntime-genai 0.18 holds Python's GIL while it computes a token,
 a prefill or an image, so in this process it would stop the event loop (every other
 target's timestamps, the UI of every visitor) for that long. Each loaded model therefore
-lives in a worker process (:mod:`providers.onnx_worker`, driven by
-:mod:`providers.onnx_process`) that serves every session of the app: at most
+lives in a worker process (:mod:`providers.local.onnx_worker`, driven by
+:mod:`providers.local.onnx_process`) that serves every session of the app: at most
 ``ONNX_MAX_LOADED`` of them, least recently used first out, never one with a generation in
 flight. Models load in ``prepare()``, so load time (the process's start-up included)
 never lands in TTFT. A worker that dies fails its requests with a clear error and is
@@ -28,12 +28,12 @@ from providers import register
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
-from providers.local_rules import load_notice, max_loaded, token_budget
-from providers.onnx_process import WorkerProcess, provider_error, shutdown_all
-from providers.onnx_worker import REQUEST_FIELDS
+from providers.local.local_rules import load_notice, max_loaded, token_budget
+from providers.local.onnx_process import WorkerProcess, provider_error, shutdown_all
+from providers.local.onnx_worker import REQUEST_FIELDS
 from providers.public import local_refusal, plain_name
 from providers.settings import EnvVar
-from providers.threaded import ModelCache
+from providers.local.threaded import ModelCache
 
 CONFIG_FILE = "genai_config.json"
 PHI3V_IMAGE_TOKENS = 2600  # a phi3v image takes at most 2,509 tokens, plus its tag line
@@ -188,7 +188,7 @@ class OnnxGenAIProvider(Provider):
 
     def _events(self, message: tuple[Any, ...], request: ChatRequest, worker: WorkerProcess,
                 details: dict[str, float]) -> Iterator[Event]:
-        """The events one worker message stands for (see providers.onnx_worker)."""
+        """The events one worker message stands for (see providers.local.onnx_worker)."""
         kind, _, items, *outcome = message
         for item in items:
             if item[0] == "text":
