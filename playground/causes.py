@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from playground.metrics import TargetResult
 from providers.errors import BadResponseError, ProviderError
-from providers.openai_compat import CutOffError
+from providers.openai_style import CutOffError
 
 ONE_AT_A_TIME = (
     "{title} ended the answer with [DONE] but no finish_reason while {others} ran on the "

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers.azure_foundry import AzureFoundryProvider
+from providers.azure import AzureFoundryProvider
 from providers.base import Provider
 from providers.errors import ConfigError
-from providers.github_models import GitHubModelsProvider
-from providers.nvidia_nim import NimProvider
-from providers.ollama_native import OllamaProvider
-from providers.openai_server import OpenAIServerProvider
+from providers.github import GitHubModelsProvider
+from providers.nim import NimProvider
+from providers.ollama import OllamaProvider
+from providers.openai import OpenAIServerProvider
 from providers.settings import Settings
 
 PROVIDERS: dict[str, type[Provider]] = {
@@ -67,4 +67,4 @@ def create(provider_id: str, settings: Settings) -> Provider:
 
 # The local runtimes call register() on import (after it is defined); their heavy
 # imports (onnxruntime-genai's model loading, torch) stay lazy inside them.
-from providers import hf_transformers, onnx_genai  # noqa: E402, F401
+from providers.local import onnx, transformers  # noqa: E402, F401

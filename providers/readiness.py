@@ -36,7 +36,7 @@ from providers import Target
 from providers.base import Provider
 from providers.catalog import lookup
 from providers.errors import ConfigError
-from providers.github_models import RETIRED_MESSAGE, GitHubModelsProvider
+from providers.github import RETIRED_MESSAGE, GitHubModelsProvider
 from providers.settings import Settings
 
 READY, NEEDS_KEY, NEEDS_PACKAGE = "ready", "needs_key", "needs_package"

@@ -25,7 +25,7 @@ def use(monkeypatch: Any, function: str | None, **kwargs: Any) -> None:
     """Workers started from now on (in this test) run ``function`` of this module first;
     None: plain workers again."""
     from bench import onnx_worker_hooks
-    from providers import onnx_process
+    from providers.local import onnx_process
 
     plain = _PLAIN.setdefault("worker_command", onnx_process.worker_command)
     if function is None:

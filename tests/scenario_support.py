@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from playground.runner import RunOptions, RunRow, ScenarioRun
-from playground.scenario_files import load_scenario
-from playground.scenarios import SCENARIOS_DIR
-from playground.store import Store
+from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
+from playground.scenarios.files import load_scenario
+from playground.scenarios.model import SCENARIOS_DIR
+from playground.scenarios.store import Store
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fakes.services import Behaviour, Behaviours

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from playground import checks
-from playground.scenarios import CheckSpec
+from playground.scenarios import checks
+from playground.scenarios.model import CheckSpec
 
 CHANGSHA = "是的，我知道长沙。长沙是中国南部的一座大城市，位于湖南省中部。"
 JAPANESE = "はい、長沙は中国の湖南省の省都です。"

@@ -162,7 +162,7 @@ def test_no_usage_and_no_tokenizer_means_no_token_count(fakes, behaviours) -> No
 
 
 def test_stop_while_a_provider_is_still_preparing(settings, monkeypatch) -> None:
-    from providers.ollama_native import OllamaProvider
+    from providers.ollama import OllamaProvider
 
     async def slow_prepare(self, model: str) -> None:  # a local model taking long to load
         await asyncio.sleep(30)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from playground.cli import main
-from playground.scenario_files import ScenarioFileError, load_scenario
-from playground.store import Store
+from playground.scenarios.files import ScenarioFileError, load_scenario
+from playground.scenarios.store import Store
 from tests.scenario_support import write_scenario
 from tests.test_cli import playground
 
@@ -89,7 +89,7 @@ def test_run_on_a_read_only_database_sends_nothing(env, server, tmp_path, monkey
 
     def read_only(database, *args, **kwargs):  # as a read-only file or mount opens
         return connect(f"file:{database}?mode=ro", *args, uri=True, **kwargs)
-    monkeypatch.setattr("playground.store.sqlite3.connect", read_only)
+    monkeypatch.setattr("playground.scenarios.store.sqlite3.connect", read_only)
     code = main(["run", str(write_scenario(tmp_path)), "--db", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and "Nothing was sent" in err and "readonly database" in err

@@ -14,9 +14,9 @@ from PIL import Image
 import providers
 from playground.engine import Comparison, ProviderPool
 from providers.base import ChatRequest, ImageInput
-from providers import nvidia_nim
+from providers import nim as nvidia_nim
 from providers.images import fit_base64
-from providers.nvidia_nim import VLM_INLINE_LIMIT
+from providers.nim import VLM_INLINE_LIMIT
 from tests.fakes.server import FakeServer
 
 VLM = "nim:microsoft/phi-3-vision-128k-instruct"

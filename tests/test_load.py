@@ -18,7 +18,7 @@ from gradio_client import Client
 from playground.policy import Policy
 from playground.ui import layout
 from playground.ui.handlers import N_SLOTS
-from providers import onnx_genai, onnx_process
+from providers.local import onnx as onnx_genai, onnx_process
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fakes import services

@@ -14,7 +14,7 @@ from playground.local_models import (KNOWN_MODELS, DownloadError, download, know
                                      local_models)
 from providers.base import ChatRequest
 from providers.catalog import PHI_MODELS
-from providers.onnx_genai import OnnxGenAIProvider
+from providers.local.onnx import OnnxGenAIProvider
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fake_hub import FakeHub

@@ -19,7 +19,7 @@ import pytest
 import providers
 from bench.onnx_decode import watch_loop
 from playground.engine import Comparison, ProviderPool
-from providers import onnx_genai, onnx_process
+from providers.local import onnx as onnx_genai, onnx_process
 from providers.base import ChatRequest, Notice, TextDelta
 from providers.errors import BadResponseError
 from tests import onnx_hooks

@@ -18,7 +18,7 @@ import onnxruntime_genai as og
 import pytest
 
 import providers
-from providers import onnx_genai, onnx_process, onnx_worker
+from providers.local import onnx as onnx_genai, onnx_process, onnx_worker
 from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, Usage
 from providers.errors import (BadRequestError, NotFoundError, UnavailableError,
                               UnsupportedInputError)

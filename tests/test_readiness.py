@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from providers import Target
-from providers.hf_transformers import TransformersProvider
+from providers.local.transformers import TransformersProvider
 from providers.readiness import (
     PROBE_TTL_S,
     Readiness,

@@ -10,10 +10,10 @@ import pytest
 
 import providers
 from playground.engine import ProviderPool
-from playground.reports import summarize
-from playground.routing import resolve_routes
-from playground.runner import RunOptions, ScenarioRun
-from playground.scenario_files import load_scenario
+from playground.scenarios.reports import summarize
+from playground.scenarios.routing import resolve_routes
+from playground.scenarios.runner import RunOptions, ScenarioRun
+from playground.scenarios.files import load_scenario
 from playground.validate import InputError
 from providers.settings import Settings
 from tests.fakes.server import FakeServer
@@ -254,7 +254,7 @@ def test_closing_the_run_stops_it(tmp_path: Path, fakes, behaviours: Behaviours)
 
 
 def test_a_pack_with_no_runnable_group_is_refused_whole(tmp_path: Path) -> None:
-    from playground.store import Store
+    from playground.scenarios.store import Store
 
     store = Store(tmp_path / "h.db")
     run = ScenarioRun(load_scenario(write_scenario(tmp_path)), Settings({}), store=store)

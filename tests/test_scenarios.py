@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from playground.scenario_files import ScenarioFileError, load_scenario, scenario_files
-from playground.scenarios import SCENARIOS_DIR, Scenario
+from playground.scenarios.files import ScenarioFileError, load_scenario, scenario_files
+from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from providers.catalog import lookup
 from tests.scenario_support import PACKS
 

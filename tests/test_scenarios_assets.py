@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageStat
 
-from playground.scenarios import SCENARIOS_DIR
+from playground.scenarios.model import SCENARIOS_DIR
 
 ASSETS = SCENARIOS_DIR / "assets"
 

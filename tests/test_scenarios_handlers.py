@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from playground.reports import summarize
-from playground.store import Store
+from playground.scenarios.reports import summarize
+from playground.scenarios.store import Store
 from playground.ui import scenarios_handlers as handlers
 from playground.validate import InputError
 from providers.settings import Settings

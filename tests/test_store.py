@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from playground import store as store_module
+from playground.scenarios import store as store_module
 from playground.cli import main
 from playground.metrics import TargetResult
-from playground.runner import RunRow
-from playground.store import MIGRATIONS, Store, default_path
+from playground.scenarios.runner import RunRow
+from playground.scenarios.store import MIGRATIONS, Store, default_path
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fakes.services import KEYS, Behaviours

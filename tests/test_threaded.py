@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from providers.threaded import ModelCache, Stopped, ThreadSink, stream_from_thread
+from providers.local.threaded import ModelCache, Stopped, ThreadSink, stream_from_thread
 from tests.conftest import run
 
 

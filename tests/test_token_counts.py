@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from playground.cli import render
+from playground.cli.compare import render
 from playground.metrics import RESULT_FIELDS
 from providers.base import ChatRequest
 from providers.settings import Settings

@@ -15,7 +15,7 @@ import pytest
 
 from playground.providers_report import providers_report
 import providers
-from providers import hf_transformers
+from providers.local import transformers as hf_transformers
 from providers.base import ChatRequest, Finish, ImageInput, TextDelta, Usage
 from providers.errors import ConfigError, NotFoundError, UnavailableError, UnsupportedInputError
 from providers.settings import Settings
@@ -153,7 +153,7 @@ def test_missing_packages_are_named(monkeypatch) -> None:
 
 def test_both_local_runtimes_agree_next_to_a_cloud_target(fakes, behaviours,
                                                           torch_installed) -> None:
-    from providers import onnx_genai
+    from providers.local import onnx as onnx_genai
 
     hf_transformers._CACHE.clear()  # both load in prepare(): load_ms, never in TTFT
     onnx_genai._CACHE.clear()

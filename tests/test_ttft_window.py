@@ -18,8 +18,8 @@ import providers
 from playground import heap
 from playground.engine import Comparison, ProviderPool
 from providers.base import ChatRequest
-from providers.nvidia_nim import NimProvider
-from providers.ollama_native import OllamaProvider
+from providers.nim import NimProvider
+from providers.ollama import OllamaProvider
 from tests.fakes.server import FakeServer
 from tests.support import compare
 

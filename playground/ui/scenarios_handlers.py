@@ -21,12 +21,12 @@ import pandas as pd
 
 from playground.engine import ProviderPool
 from playground.limits import ServerKeyBudget
-from playground.reports import export, rows_frame, summarize
-from playground.routing import resolve_routes
-from playground.runner import RunOptions, ScenarioRun
-from playground.scenario_files import ScenarioFileError, load_all, load_scenario, scenario_files
-from playground.scenarios import SCENARIOS_DIR, Scenario
-from playground.store import Store
+from playground.scenarios.reports import export, rows_frame, summarize
+from playground.scenarios.routing import resolve_routes
+from playground.scenarios.runner import RunOptions, ScenarioRun
+from playground.scenarios.files import ScenarioFileError, load_all, load_scenario, scenario_files
+from playground.scenarios.model import SCENARIOS_DIR, Scenario
+from playground.scenarios.store import Store
 from playground.validate import InputError
 from providers.settings import Settings
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import openai
 
-from providers.openai_compat import OpenAIStyleProvider
+from providers.openai_style import OpenAIStyleProvider
 from providers.settings import EnvVar
 
 # Tokenizer routes, tried in order: llama-cpp-python's server, then llama.cpp's

@@ -7,12 +7,12 @@ and the multimodal processor, for a whole token (a whole image prefill) at a tim
 the app's process, even in a thread, it would freeze the event loop, and with it every
 other target's timestamps and the UI of every visitor, for that long (300 ms without a
 turn was measured). Here only this process waits; the app's reader thread for it
-(:mod:`providers.onnx_process`) blocks without the GIL. The ``transformers`` runtime
+(:mod:`providers.local.onnx_process`) blocks without the GIL. The ``transformers`` runtime
 needs no process: torch releases the GIL in its kernels, so a thread
-(:mod:`providers.threaded`) leaves the event loop running.
+(:mod:`providers.local.threaded`) leaves the event loop running.
 
-Started by :mod:`providers.onnx_process` as ``python -P providers/onnx_worker.py``, it
-imports only the standard library, :mod:`providers.worker_protocol` (loaded from its
+Started by :mod:`providers.local.onnx_process` as ``python -P providers/local/onnx_worker.py``, it
+imports only the standard library, :mod:`providers.local.worker_protocol` (loaded from its
 file, beside this one) and onnxruntime_genai (Pillow for images other than PNG and JPEG),
 never the ``providers`` package, whose ``__init__`` imports every cloud SDK (1.1 s).
 
@@ -20,7 +20,7 @@ Start-up: one JSON line on stdin (``authkey``, ``sys_path``, ``path``); the work
 the address of a ``multiprocessing.connection`` Listener after ``ADDRESS_TAG`` and accepts
 the parent's authenticated connection. stdin stays open: its end (the parent closing the
 worker, or dying in any way) ends the worker at once. The messages that follow are those
-of :mod:`providers.worker_protocol`.
+of :mod:`providers.local.worker_protocol`.
 
 Token counts are exact: prompt ids after the chat template (image tokens included) and
 one per generated id, minus the final stop id, which onnxruntime-genai returns but does
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 
 def _load_protocol() -> ModuleType:
-    """providers/worker_protocol.py, loaded from its file: importing it by its name
+    """providers/local/worker_protocol.py, loaded from its file: importing it by its name
     would import the ``providers`` package (every cloud SDK) into this process."""
     if __package__:  # imported as part of its package (the parent, tests): the same module
         return importlib.import_module(f"{__package__}.worker_protocol")
@@ -62,7 +62,7 @@ def _load_protocol() -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from providers import worker_protocol as wire
+    from providers.local import worker_protocol as wire
 else:
     wire = _load_protocol()
 

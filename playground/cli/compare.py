@@ -1,9 +1,4 @@
-"""The headless CLI: ``python -m playground compare|providers ...``.
-
-Commands register themselves in COMMANDS (name -> (add_arguments, handler)) with
-``@command``; ``cli_models`` (models) and ``cli_scenarios`` (run, scenarios, history)
-add theirs the same way.
-"""
+"""``python -m playground compare``: one prompt to several targets, measured."""
 
 from __future__ import annotations
 
@@ -12,36 +7,24 @@ import asyncio
 import csv
 import io
 import json
-import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from playground.cli.checks import number_argument
+from playground.cli.tables import frame_text
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison, ProviderPool
-from playground.cli_tables import frame_text
 from playground.metrics import TargetResult
 from playground.results import comparison_document, to_dataframe
-from playground.cli_checks import number_argument
 from playground.validate import MAX_TOKENS, SEED_MAX, InputError, number_problems, plan, whole
-from playground.providers_report import models_report, providers_report, render_providers
 from providers.base import ChatRequest
 from providers.errors import ProviderError
 from providers.images import load_image
 from providers.settings import Settings
-from playground.logs import install_redaction
 
-Handler = Callable[[argparse.Namespace], int]
-COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Handler, str]] = {}
+HELP = "send one prompt to several targets and measure each answer"
 
 
-def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    """Decorator registering ``handler`` as ``python -m playground NAME``."""
-    def register(handler: Handler) -> Handler:
-        COMMANDS[name] = (add_arguments, handler, help)
-        return handler
-    return register
-
-
-def _compare_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", required=True, help="the user prompt")
     p.add_argument("--system", help="optional system prompt")
     p.add_argument("--image", action="append", default=[], metavar="PATH",
@@ -59,9 +42,7 @@ def _compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
 
-@command("compare", "send one prompt to several targets and measure each answer",
-         _compare_arguments)
-def compare_command(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     settings = Settings.load()
     try:
         # argparse's float accepts "nan" and "inf": refused here, before anything runs.
@@ -126,60 +107,3 @@ def render_table(results: Sequence[TargetResult], wall_ms: float | None) -> str:
         if r.text:
             lines.append(r.text)
     return "\n".join(lines)
-
-
-def _providers_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--models", action="store_true",
-                   help="also list each provider's models: the curated Phi catalog and what "
-                        "the service reports (asks every configured service)")
-
-
-@command("providers", "list providers, whether each is configured, and why not",
-         _providers_arguments)
-def providers_command(args: argparse.Namespace) -> int:
-    settings = Settings.load()
-    report = providers_report(settings)
-    models = asyncio.run(models_report(settings)) if args.models else None
-    if args.format == "json":
-        if models is not None:
-            for entry in report:
-                entry["models"] = models[entry["id"]]
-        print(json.dumps(report, ensure_ascii=False, indent=2))
-        return 0
-    print(render_providers(report))
-    for provider_id, entry in (models or {}).items():
-        print(f"\n{provider_id}: catalog: {', '.join(entry['catalog']) or '-'}")
-        listed = ", ".join(entry["service"]) or "-"
-        print(f"  service lists: {listed}" + (f" ({entry['error']})" if entry["error"] else ""))
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m playground",
-                                     description="SLM Playground: compare models side by side.")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log to stderr: -v progress, -vv everything (keys are redacted)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, (add_arguments, handler, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(p)
-        p.set_defaults(handler=handler)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    # Imported here, not at the top: these modules import @command from this one.
-    import playground.cli_models  # noqa: F401
-    import playground.cli_scenarios  # noqa: F401
-
-    args = build_parser().parse_args(argv)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    install_redaction(Settings.load())
-    if not args.verbose:
-        # azure-core warns "Incomplete download." on every cut-off stream: the table
-        # already says so.
-        logging.getLogger("azure").setLevel(logging.ERROR)
-    return args.handler(args)

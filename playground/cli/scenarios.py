@@ -18,19 +18,22 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from playground.cli import command
-from playground.cli_checks import (DATABASE_ERRORS, database_message, find_scenario,
+from playground.cli.checks import (DATABASE_ERRORS, database_message, find_scenario,
                                    out_problems, run_count_problems)
-from playground.cli_tables import frame_text
+from playground.cli.tables import frame_text
 from playground.engine import ProviderPool
-from playground.reports import export, markdown, rows_frame, run_document, summarize
-from playground.routing import resolve_routes
-from playground.runner import RunOptions, RunRow, ScenarioRun
-from playground.scenario_files import ScenarioFileError, load_all, load_scenario, scenario_files
-from playground.scenarios import SCENARIOS_DIR, Scenario
-from playground.store import Store, default_path
+from playground.scenarios.reports import export, markdown, rows_frame, run_document, summarize
+from playground.scenarios.routing import resolve_routes
+from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
+from playground.scenarios.files import ScenarioFileError, load_all, load_scenario, scenario_files
+from playground.scenarios.model import SCENARIOS_DIR, Scenario
+from playground.scenarios.store import Store, default_path
 from playground.validate import InputError
 from providers.settings import Settings
+
+RUN_HELP = "run a scenario pack: every case on every group, with repeats and checks"
+SCENARIOS_HELP = "list the scenario packs and which groups have a route that can run"
+HISTORY_HELP = "list past scenario runs; show or export one (CSV, JSON, Markdown)"
 
 
 def parse_overrides(specs: Sequence[str]) -> dict[str, list[str]]:
@@ -70,7 +73,7 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _run_arguments(p: argparse.ArgumentParser) -> None:
+def run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="a scenario file, or the id of a pack in scenarios/")
     p.add_argument("--target", action="append", default=[], metavar="GROUP=PROVIDER:MODEL",
                    help="use this route for GROUP instead of the file's routes (repeatable)")
@@ -87,8 +90,6 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
                    help="exit 1 when a check fails, not only when a target fails")
 
 
-@command("run", "run a scenario pack: every case on every group, with repeats and checks",
-         _run_arguments)
 def run_command(args: argparse.Namespace) -> int:
     settings = Settings.load()
     try:
@@ -180,14 +181,12 @@ def render_run(rows: Sequence[RunRow], groups: Sequence[dict[str, Any]] | None) 
     return "\n".join(lines)
 
 
-def _scenarios_arguments(p: argparse.ArgumentParser) -> None:
+def scenarios_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", help="scenario files (default: every pack in scenarios/)")
     p.add_argument("--check", action="store_true", help="validate every file; exit 1 on any error")
     p.add_argument("--format", choices=("table", "json"), default="table")
 
 
-@command("scenarios", "list the scenario packs and which groups have a route that can run",
-         _scenarios_arguments)
 def scenarios_command(args: argparse.Namespace) -> int:
     paths = [Path(f) for f in args.files] or scenario_files(SCENARIOS_DIR)
     loaded, problems = load_all(paths)
@@ -230,7 +229,7 @@ async def _describe_packs(packs: Sequence[Scenario], settings: Settings) -> str:
     return "\n".join(lines).lstrip("\n")
 
 
-def _history_arguments(p: argparse.ArgumentParser) -> None:
+def history_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", nargs="?", choices=("list", "show", "export"), default="list",
                    help="list runs (default), show RUN_ID as a report, or export RUN_ID --out FILE")
     p.add_argument("run_id", nargs="?", type=int, help="a run id from the list")
@@ -241,8 +240,6 @@ def _history_arguments(p: argparse.ArgumentParser) -> None:
                    "or ./playground.db)")
 
 
-@command("history", "list past scenario runs; show or export one (CSV, JSON, Markdown)",
-         _history_arguments)
 def history_command(args: argparse.Namespace) -> int:
     if args.action == "export" and (problems := out_problems(args.out)):
         print("\n".join(problems), file=sys.stderr)

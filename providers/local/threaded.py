@@ -8,7 +8,7 @@ producer's next :meth:`ThreadSink.emit` raises :class:`Stopped`, so a loop that 
 once per token ends within one token. A thread is enough for torch, which releases the
 GIL in its kernels: the event loop keeps running (a 1 ms sleep overran by at most 1-5 ms
 while it generated, as when idle). onnxruntime-genai 0.18 holds the GIL for a whole token,
-so the ``onnx`` provider generates in worker processes (:mod:`providers.onnx_process`).
+so the ``onnx`` provider generates in worker processes (:mod:`providers.local.onnx_process`).
 
 :class:`ModelCache` keeps at most N loaded models per process, loads each once even when
 several sessions ask at the same time, and never evicts a model while a lease on it

@@ -28,8 +28,8 @@ from providers.base import ChatRequest, Event, Finish, Provider, TextDelta, Usag
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
 from providers.public import hub_id, local_refusal
 from providers.settings import EnvVar
-from providers.local_rules import load_notice, max_loaded, token_budget
-from providers.threaded import ModelCache, ThreadSink, stream_from_thread
+from providers.local.local_rules import load_notice, max_loaded, token_budget
+from providers.local.threaded import ModelCache, ThreadSink, stream_from_thread
 
 INSTALL = "pip install -r requirements-transformers.txt"
 # torch's OpenMP threads spin while idle by default. Here generation runs in a worker

@@ -1,13 +1,13 @@
-"""The parent's side of an ``onnx`` worker process (:mod:`providers.onnx_worker`, whose
+"""The parent's side of an ``onnx`` worker process (:mod:`providers.local.onnx_worker`, whose
 docstring says why the model runs in a process of its own).
 
-:meth:`WorkerProcess.start` starts ``python -P providers/onnx_worker.py`` with
+:meth:`WorkerProcess.start` starts ``python -P providers/local/onnx_worker.py`` with
 :mod:`subprocess`, not with multiprocessing's spawn: spawn re-runs the app's main module
 in the child (``app.py`` builds the whole Gradio demo at import), and ``python -m
-providers.onnx_worker`` would import the ``providers`` package, whose ``__init__``
+providers.local.onnx_worker`` would import the ``providers`` package, whose ``__init__``
 imports every cloud SDK (1.1 s). ``-P`` keeps the script's folder off ``sys.path``. The
 two then talk over an authenticated ``multiprocessing.connection`` (framing, pickling) in
-the messages of :mod:`providers.worker_protocol`, requests multiplexed by id: one daemon
+the messages of :mod:`providers.local.worker_protocol`, requests multiplexed by id: one daemon
 thread per worker reads it and hands each reply to the event loop of the request it
 belongs to (``call_soon_threadsafe``), so the event loop itself never waits on the worker.
 
@@ -36,8 +36,8 @@ from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import Any
 
-from providers import onnx_worker
-from providers import worker_protocol as wire
+from providers.local import onnx_worker
+from providers.local import worker_protocol as wire
 from providers.errors import BadResponseError, ProviderError, UnavailableError, error_class
 
 WORKER_FILE = Path(onnx_worker.__file__).resolve()
@@ -129,7 +129,7 @@ class WorkerProcess:
 
     async def run(self, spec: wire.Generate) -> AsyncIterator[wire.Reply]:
         """Send one request (its ``rid`` is set here); yield the worker's replies to it,
-        the last one with an outcome (:class:`~providers.worker_protocol.Died`, made
+        the last one with an outcome (:class:`~providers.local.worker_protocol.Died`, made
         here, if the process ends first). Closing early cancels it."""
         rid = next(_REQUEST_IDS)
         queue: asyncio.Queue[wire.Reply] = asyncio.Queue()

@@ -10,7 +10,7 @@ import openai
 
 from providers.base import ModelEntry
 from providers.errors import GITHUB_RETIREMENT_DATE, WORKING_ROUTES, ProviderError, RetiredError
-from providers.openai_compat import OpenAIStyleProvider
+from providers.openai_style import OpenAIStyleProvider
 from providers.settings import EnvVar
 
 RETIRED_MESSAGE = (

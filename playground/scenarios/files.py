@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from playground import scenarios
-from playground.scenarios import SCENARIOS_DIR, Scenario
-from playground.yaml_bounds import load_bounded
+from playground.scenarios import model as scenarios
+from playground.scenarios.model import SCENARIOS_DIR, Scenario
+from playground.scenarios.yaml_bounds import load_bounded
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import providers
 from playground.engine import ProviderPool
-from playground.scenarios import Scenario, parse_route
+from playground.scenarios.model import Scenario, parse_route
 from playground.validate import image_problem
 from providers import Target
 from providers.base import ImageInput

@@ -1,6 +1,6 @@
 """Batch runs of a scenario pack: every case on every group, with repeats and warm-up.
 
-A round is one case sent to every group (through the route ``playground.routing``
+A round is one case sent to every group (through the route ``playground.scenarios.routing``
 chose). Warm-up rounds come first, on the first case, and are kept but flagged; then
 each case runs ``repeats`` measured rounds. Remote targets stream concurrently; local
 ones (``Provider.local``: ollama, onnx, transformers) run one at a time after them so
@@ -22,12 +22,12 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from playground.checks import CheckResult
+from playground.scenarios.checks import CheckResult
 from playground.engine import Comparison, ProviderPool
 from playground.limits import ServerKeyBudget
 from playground.metrics import TargetResult
-from playground.routing import RouteChoice, fit_images, refusal, resolve_routes, unready_kind
-from playground.scenarios import Case, Scenario, parse_route
+from playground.scenarios.routing import RouteChoice, fit_images, refusal, resolve_routes, unready_kind
+from playground.scenarios.model import Case, Scenario, parse_route
 from playground.validate import InputError, check_request
 from providers import Target
 from providers.base import ChatRequest
@@ -36,7 +36,7 @@ from providers.images import load_image
 from providers.settings import Settings
 
 if TYPE_CHECKING:
-    from playground.store import Store
+    from playground.scenarios.store import Store
 
 CONCURRENT, SEQUENTIAL, NOT_SENT = "concurrent", "sequential", "not sent"
 TERMINAL = ("ok", "error", "stopped")

@@ -3,8 +3,8 @@ loaded in a worker process of its own.
 
 NAME is a folder under ``ONNX_MODELS_DIR`` (or a path to a folder) holding
 ``genai_config.json``. Each loaded model lives in a worker process
-(:mod:`providers.onnx_worker`, whose docstring says why; driven by
-:mod:`providers.onnx_process`) that serves every session of the app: at most
+(:mod:`providers.local.onnx_worker`, whose docstring says why; driven by
+:mod:`providers.local.onnx_process`) that serves every session of the app: at most
 ``ONNX_MAX_LOADED`` of them, least recently used first out, never one with a generation in
 flight. Models load in ``prepare()``, so load time (the process's start-up included)
 never lands in TTFT. A worker that dies fails its requests with a clear error and is
@@ -26,12 +26,12 @@ from providers import register
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
-from providers.local_rules import load_notice, max_loaded, token_budget
-from providers import worker_protocol as wire
-from providers.onnx_process import WorkerProcess, provider_error, shutdown_all
+from providers.local.local_rules import load_notice, max_loaded, token_budget
+from providers.local import worker_protocol as wire
+from providers.local.onnx_process import WorkerProcess, provider_error, shutdown_all
 from providers.public import local_refusal, plain_name
 from providers.settings import EnvVar
-from providers.threaded import ModelCache
+from providers.local.threaded import ModelCache
 
 CONFIG_FILE = "genai_config.json"
 PHI3V_IMAGE_TOKENS = 2600  # a phi3v image takes at most 2,509 tokens, plus its tag line
@@ -184,7 +184,7 @@ class OnnxGenAIProvider(Provider):
 
     def _events(self, reply: wire.Reply, request: ChatRequest, worker: WorkerProcess,
                 details: dict[str, float]) -> Iterator[Event]:
-        """The events one worker reply stands for (see providers.worker_protocol)."""
+        """The events one worker reply stands for (see providers.local.worker_protocol)."""
         for item in reply.items:
             if isinstance(item, wire.Text):
                 yield TextDelta(item.text, tokens=1)

@@ -1,5 +1,5 @@
-"""The messages between the app and an ``onnx`` worker process (:mod:`providers.onnx_worker`,
-driven by :mod:`providers.onnx_process`), as small dataclasses.
+"""The messages between the app and an ``onnx`` worker process (:mod:`providers.local.onnx_worker`,
+driven by :mod:`providers.local.onnx_process`), as small dataclasses.
 
 Standard library only: the worker loads this file next to its own without importing the
 ``providers`` package. On the wire (``multiprocessing.connection``, pickled) each message

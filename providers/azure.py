@@ -12,7 +12,7 @@ from typing import Any
 
 from providers.azure_inference import make_client, stream_inference
 from providers.base import ChatRequest, Event, ModelEntry
-from providers.openai_compat import OpenAIStyleProvider
+from providers.openai_style import OpenAIStyleProvider
 from providers.settings import EnvVar
 
 

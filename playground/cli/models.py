@@ -6,12 +6,13 @@ import argparse
 import json
 import sys
 
-from playground.cli import command
 from playground.local_models import DownloadError, download, known_model, local_models
 from providers.settings import Settings
 
+HELP = "list and download local ONNX models (CPU int4 Phi)"
 
-def _models_arguments(p: argparse.ArgumentParser) -> None:
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="models_action", required=True)
     listing = sub.add_parser("list", help="known models and which are in ONNX_MODELS_DIR")
     listing.add_argument("--format", choices=("table", "json"), default="table")
@@ -19,8 +20,7 @@ def _models_arguments(p: argparse.ArgumentParser) -> None:
     fetch.add_argument("name", help="a name from `models list`, e.g. phi-3.5-mini")
 
 
-@command("models", "list and download local ONNX models (CPU int4 Phi)", _models_arguments)
-def models_command(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     settings = Settings.load()
     if args.models_action == "list":
         rows = local_models(settings)

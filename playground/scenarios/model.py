@@ -6,7 +6,7 @@ or more cases (system prompt, prompt, images and an optional document, paths rel
 to the file), with parameters, repeats, warm-up runs and checks on the answers.
 
 Reading files, with errors located by file, line and field, is in
-``playground.scenario_files``.
+``playground.scenarios.files``.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
                       field_validator, model_validator)
 
 import providers
-from playground import checks
-from playground.checks import CheckResult
+from playground.scenarios import checks
+from playground.scenarios.checks import CheckResult
 from playground.validate import (MAX_PROMPT_CHARS, MAX_REPEATS, MAX_TARGETS, MAX_TIMEOUT_S,
                                  MAX_TOKENS, MAX_WARMUP, SEED_MAX)
 from providers import Target
 from providers.errors import GITHUB_RETIREMENT_DATE, UnsupportedInputError
 from providers.images import load_image
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 # Local runtimes register only when their module is installed; routes on them stay valid.
 LOCAL_RUNTIMES = frozenset({"onnx", "transformers"})
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"

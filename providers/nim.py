@@ -22,7 +22,7 @@ from openai.types.chat import ChatCompletionChunk
 from providers.base import ChatRequest, Event, ImageInput, Notice
 from providers.catalog import NIM_VLM_MODELS
 from providers.images import base64_chars, fit_base64
-from providers.openai_compat import OpenAIStyleProvider, sampling_options
+from providers.openai_style import OpenAIStyleProvider, sampling_options
 from providers.settings import EnvVar
 
 VLM_INLINE_LIMIT = 180_000  # base64 characters per image, NVIDIA's documented limit

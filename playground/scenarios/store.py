@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from playground.checks import CheckResult
+from playground.scenarios.checks import CheckResult
 from playground.metrics import TargetResult
-from playground.runner import RunRow
+from playground.scenarios.runner import RunRow
 from providers.errors import redact
 from providers.settings import Settings
 
