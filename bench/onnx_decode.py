@@ -19,8 +19,8 @@ before each run (``PAUSE_S``), with a second bare run per repeat as an A/A contr
 shows the machine's own noise. Prints the median ratio provider / bare (goal >= 0.97),
 the control's, and how late a 1 ms ``asyncio.sleep`` of another task wakes up while the
 provider generates, next to the same while the bare loop runs in a thread of this
-process (how the provider generated before it had worker processes: onnxruntime-genai
-0.18 holds the GIL for a whole token, so the event loop only ran between tokens).
+process (how the provider generated before it had worker processes; why that starves
+the event loop: providers/local/onnx_worker.py).
 
 ``--model DIR`` runs the same on any other folder (e.g. a bigger random model, to see
 the overhead per token shrink as tokens get slower).

@@ -1,15 +1,16 @@
 """The ``onnx`` provider's worker process: one model folder loaded with onnxruntime-genai,
 generating for any number of requests at once, one thread each.
 
-Why a process (the one telling of this; README "Local models" links here):
-onnxruntime-genai 0.18 holds Python's GIL inside ``generate_next_token``, ``set_inputs``
-and the multimodal processor, for a whole token (a whole image prefill) at a time. Run in
-the app's process, even in a thread, it would freeze the event loop, and with it every
-other target's timestamps and the UI of every visitor, for that long (300 ms without a
-turn was measured). Here only this process waits; the app's reader thread for it
-(:mod:`providers.local.onnx_process`) blocks without the GIL. The ``transformers`` runtime
-needs no process: torch releases the GIL in its kernels, so a thread
-(:mod:`providers.local.threaded`) leaves the event loop running.
+Why a process (the one telling of this; the README links here): onnxruntime-genai 0.18
+holds Python's GIL inside ``generate_next_token``, ``set_inputs`` and the multimodal
+processor, for a whole token (a whole prefill) at a time. Run in the app's process, even
+in a thread, it froze the event loop, and with it every other target's timestamps and
+every visitor's page, for as long as a prefill took: 650-700 ms on the benchmark model
+(bench/onnx_decode.py), about 10 ms with the worker. Here only this process waits; the
+app's reader thread for it (:mod:`providers.local.onnx_process`) blocks without the GIL.
+The ``transformers`` runtime needs no process: torch releases the GIL in its kernels, so
+in a thread (:mod:`providers.local.threaded`) the event loop keeps running (a 1 ms sleep
+overran by at most 1-5 ms while it generated, as when idle).
 
 Started by :mod:`providers.local.onnx_process` as ``python -P providers/local/onnx_worker.py``, it
 imports only the standard library, :mod:`providers.local.worker_protocol` (loaded from its

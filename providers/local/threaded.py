@@ -5,10 +5,8 @@ model cache.
 ``generate``) in its own thread and hands its items to an async iterator. Closing or
 cancelling that iterator (the engine's Stop or timeout) sets the sink's stop flag; the
 producer's next :meth:`ThreadSink.emit` raises :class:`Stopped`, so a loop that emits
-once per token ends within one token. A thread is enough for torch, which releases the
-GIL in its kernels: the event loop keeps running (a 1 ms sleep overran by at most 1-5 ms
-while it generated, as when idle). onnxruntime-genai 0.18 holds the GIL for a whole token,
-so the ``onnx`` provider generates in worker processes (:mod:`providers.local.onnx_process`).
+once per token ends within one token. Why a thread is enough for torch and not for
+onnxruntime-genai: :mod:`providers.local.onnx_worker`'s docstring.
 
 :class:`ModelCache` keeps at most N loaded models per process, loads each once even when
 several sessions ask at the same time, and never evicts a model while a lease on it
@@ -45,10 +43,9 @@ class ThreadSink(Generic[T]):
 
     Items are handed over in batches: the first item at once, then at most every
     ``max_lag_s`` (every item, for producers slower than that), and each hand-over
-    waits, without the GIL, until the event loop has taken the batch. A runtime that
-    holds the GIL while it computes a token would otherwise starve the event loop for a
-    whole answer (onnxruntime-genai 0.18 in a thread: 300 ms without a turn), and waking
-    the loop for every token of a fast model costs it 10-20% of its speed on two cores.
+    waits, without the GIL, until the event loop has taken the batch, so a producer never
+    runs far ahead of the event loop; waking the loop for every token of a fast model
+    costs it 10-20% of its speed on two cores.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, max_lag_s: float = 0.005) -> None:
