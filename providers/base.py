@@ -114,6 +114,18 @@ class ModelEntry:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class ConfigGap:
+    """What keeps a provider from running here (:meth:`Provider.configuration_gap`):
+    required variables without a value, or optional packages not installed; a provider
+    with its own wording adds ``reason`` (a few words) and ``refusal`` (the error)."""
+
+    settings: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    reason: str = ""
+    refusal: str = ""
+
+
 class Provider(ABC):
     """Base class of every provider module.
 
@@ -144,30 +156,43 @@ class Provider(ABC):
         """Python packages this provider needs that are not installed (optional extras)."""
         return []
 
+    def configuration_gap(self) -> ConfigGap | None:
+        """What keeps this provider from running here (None when nothing does): the one
+        configuration check. :meth:`not_ready_reason`, :meth:`check_configured` and
+        :mod:`providers.readiness` only word it."""
+        if missing := self.missing_settings():
+            return ConfigGap(settings=tuple(missing))
+        if packages := self.missing_packages():
+            return ConfigGap(packages=tuple(packages))
+        return None
+
     def not_ready_reason(self) -> str:
         """Why this provider cannot run here, in a few words ("" when it can)."""
-        missing = self.missing_settings()
-        if missing:
-            return f"set {' and '.join(missing)}"
-        packages = self.missing_packages()
-        if packages:
-            return f"needs {' and '.join(packages)}: {self.install_hint}"
-        return ""
+        gap = self.configuration_gap()
+        if gap is None:
+            return ""
+        if gap.reason:
+            return gap.reason
+        if gap.settings:
+            return f"set {' and '.join(gap.settings)}"
+        return f"needs {' and '.join(gap.packages)}: {self.install_hint}"
 
     def check_configured(self) -> None:
         """Raise :class:`ConfigError` naming each missing variable or package."""
-        missing = self.missing_settings()
-        if missing:
+        gap = self.configuration_gap()
+        if gap is None:
+            return
+        if gap.refusal:
+            raise ConfigError(gap.refusal, provider=self.id)
+        if gap.settings:
             raise ConfigError(
                 # Neutral wording: the CLI has no Settings tab, the web UI has both.
-                f"{self.title} is not configured: set {' and '.join(missing)} "
+                f"{self.title} is not configured: set {' and '.join(gap.settings)} "
                 "in the environment or .env (in the web UI, also on the Settings tab).",
                 provider=self.id,
             )
-        packages = self.missing_packages()
-        if packages:
-            raise ConfigError(f"The {self.id} provider needs {' and '.join(packages)}: "
-                              f"{self.install_hint}.", provider=self.id)
+        raise ConfigError(f"The {self.id} provider needs {' and '.join(gap.packages)}: "
+                          f"{self.install_hint}.", provider=self.id)
 
     @property
     def public(self) -> bool:

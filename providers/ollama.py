@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import ollama
 
-from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
+from providers.base import (ChatRequest, ConfigGap, Event, Finish, ModelEntry, Provider,
+                            TextDelta, Usage)
 from providers.catalog import lookup
 from providers.errors import (
     BadResponseError,
-    ConfigError,
     NotFoundError,
     ProviderError,
     ProviderTimeoutError,
@@ -47,23 +47,16 @@ class OllamaProvider(Provider):
         not go to whatever listens on this machine's default port."""
         return self.public and not self.settings.get("OLLAMA_HOST")
 
-    def missing_settings(self) -> list[str]:
+    def configuration_gap(self) -> ConfigGap | None:
         # On a public server the default address is not used: OLLAMA_HOST is required,
         # so every check that lists missing settings stops before probing 127.0.0.1.
-        return ["OLLAMA_HOST"] if self.public_unset() else super().missing_settings()
-
-    def not_ready_reason(self) -> str:
         if self.public_unset():
-            return "not offered on this public server (OLLAMA_HOST is not set)"
-        return super().not_ready_reason()
+            return ConfigGap(settings=("OLLAMA_HOST",), refusal=PUBLIC_REFUSAL,
+                             reason="not offered on this public server (OLLAMA_HOST is not set)")
+        return super().configuration_gap()
 
     def public_refusal(self, model: str) -> str | None:
         return PUBLIC_REFUSAL if self.public_unset() else None
-
-    def check_configured(self) -> None:
-        if self.public_unset():
-            raise ConfigError(PUBLIC_REFUSAL, provider=self.id)
-        super().check_configured()
 
     def client(self) -> ollama.AsyncClient:
         if self._client is None:

@@ -133,14 +133,15 @@ def _configuration(name: str, instance: Provider) -> Readiness | None:
     """Retired, missing variables or missing packages, from the provider's own lists."""
     if isinstance(instance, GitHubModelsProvider):
         return Readiness(name, RETIRED, RETIRED_MESSAGE, RETIRED_FIX)
-    if missing := instance.missing_settings():
-        names = " and ".join(missing)
+    gap = instance.configuration_gap()
+    if gap is None:
+        return None
+    if gap.settings:
+        names = " and ".join(gap.settings)
         return Readiness(name, NEEDS_KEY, f"needs {names}",
                          f"set {names} in the environment or .env")
-    if packages := instance.missing_packages():
-        return Readiness(name, NEEDS_PACKAGE, f"needs the {' and '.join(packages)} "
-                         "package(s)", instance.install_hint)
-    return None
+    return Readiness(name, NEEDS_PACKAGE, f"needs the {' and '.join(gap.packages)} "
+                     "package(s)", instance.install_hint)
 
 
 def _provider_probe(instance: Provider) -> Readiness:
