@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -81,11 +82,14 @@ class OllamaProvider(Provider):
                 options=ollama_options(request),
             )
             final = None
-            async for part in parts:
-                if part.message and part.message.content:
-                    yield TextDelta(part.message.content)
-                if part.done:
-                    final = part
+            # Closed explicitly: on a stop or timeout the SDK's generator (and with it the
+            # HTTP response) would otherwise stay open until garbage collected.
+            async with aclosing(parts):
+                async for part in parts:
+                    if part.message and part.message.content:
+                        yield TextDelta(part.message.content)
+                    if part.done:
+                        final = part
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError,
                 json.JSONDecodeError) as exc:
             raise self.translate(exc, request.model) from exc

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
+from tqdm import tqdm
 
 from playground.cli.checks import (DATABASE_ERRORS, database_message, find_scenario,
                                    out_problems, run_count_problems)
@@ -49,12 +50,13 @@ def parse_overrides(specs: Sequence[str]) -> dict[str, list[str]]:
 
 
 class ProgressBar:
-    """``[#####-----] 5/10 case / group: ok`` on stderr; one line per row when not a TTY."""
+    """A tqdm bar on stderr, the last row beside it; one line per row when not a TTY."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, width: int = 24) -> None:
-        self.total, self.width, self.done = total, width, 0
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total, self.done = total, 0
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self.bar = tqdm(total=total, file=self.stream, unit="answer", dynamic_ncols=True,
+                        disable=not self.stream.isatty())
 
     def advance(self, row: RunRow) -> None:
         self.done += 1
@@ -62,15 +64,15 @@ class ProgressBar:
         what = f"{row.case} / {row.group}{' (warm-up)' if row.warmup else ''}: {r.status}"
         if r.total_ms is not None:
             what += f", {r.total_ms:.0f} ms"
-        if self.tty:
-            filled = self.width * self.done // max(self.total, 1)
-            bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r\033[K[{bar}] {self.done}/{self.total} {what}")
-            if self.done >= self.total:
-                self.stream.write("\n")
-        else:
+        if self.bar.disable:
             self.stream.write(f"[{self.done}/{self.total}] {what}\n")
-        self.stream.flush()
+            self.stream.flush()
+        else:
+            self.bar.set_postfix_str(what, refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
@@ -143,9 +145,12 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 async def _drive(run: ScenarioRun, progress: ProgressBar) -> None:
-    async with aclosing(run.updates()) as rows:
-        async for row in rows:
-            progress.advance(row)
+    try:
+        async with aclosing(run.updates()) as rows:
+            async for row in rows:
+                progress.advance(row)
+    finally:
+        progress.close()
 
 
 def render_run(rows: Sequence[RunRow], groups: Sequence[dict[str, Any]] | None) -> str:

@@ -1,9 +1,9 @@
-"""Plain handlers for a Scenarios tab: list the packs with the route each group would use,
-run one with live progress, a table with checks, charts and a report to download.
+"""Plain handlers for a Scenarios tab: list the packs, describe one with the route each group
+would use, run it with live progress, a table with checks, charts and a report to download.
 
 No Gradio import: the tab's layout wires these (``settings`` is the session's, e.g.
 ``Sessions.settings_for(keys)``). :func:`run_pack` is an async generator; each item is
-a :class:`ScenarioFrame` (progress Markdown, rows table, chart data, chart HTML, report
+a :class:`ScenarioFrame` (progress Markdown, rows table, chart HTML, report
 path once the run is over). Closing the generator (Stop) stops the run; the finished
 rounds stay in the history.
 """
@@ -44,7 +44,6 @@ class ScenarioFrame(NamedTuple):
 
     progress: str
     table: pd.DataFrame
-    chart: pd.DataFrame
     chart_html: str
     report: str | None
 
@@ -53,26 +52,6 @@ def pack_choices(directory: Path = SCENARIOS_DIR) -> list[tuple[str, str]]:
     """(title, id) of every pack that loads, for a dropdown."""
     loaded, _ = load_all(scenario_files(directory))
     return [(s.title, s.id) for s in loaded]
-
-
-async def packs_overview(settings: Settings, directory: Path = SCENARIOS_DIR) -> pd.DataFrame:
-    """One row per pack: id, title, cases, and the route each group would use now (or
-    what to set); a file with errors is listed with them."""
-    loaded, problems = load_all(scenario_files(directory))
-    pool = ProviderPool(settings)
-    rows = []
-    try:
-        for scenario in loaded:
-            choices = await resolve_routes(scenario, pool)
-            rows.append({"pack": scenario.id, "title": scenario.title,
-                         "cases": len(scenario.cases),
-                         "routes": "; ".join(f"{c.group} → {c.target or 'none'}" for c in choices),
-                         "ready": all(c.target is not None for c in choices)})
-    finally:
-        await pool.aclose()
-    rows += [{"pack": p.file, "title": str(p), "cases": 0, "routes": "", "ready": False}
-             for p in problems]
-    return pd.DataFrame(rows, columns=["pack", "title", "cases", "routes", "ready"])
 
 
 async def describe_pack(pack_id: str, settings: Settings,
@@ -118,7 +97,7 @@ async def run_pack(pack_id: str, settings: Settings, repeats: int | None = None,
     run.budget = budget  # each upstream request on the server's keys counts
     try:
         yield ScenarioFrame(f"Starting {scenario.id}: {run.total} answers to collect…",
-                            rows_table([]), chart_frame([]), "", None)
+                            rows_table([]), "", None)
         # aclosing: a Stop (this generator closed) must end the run before the store closes.
         async with aclosing(run.updates()) as rows:
             async for row in rows:
@@ -135,8 +114,7 @@ async def run_pack(pack_id: str, settings: Settings, repeats: int | None = None,
 
 def _frame(run: ScenarioRun, progress: str, report: str | None) -> ScenarioFrame:
     summary = summarize(run.rows)
-    return ScenarioFrame(progress, rows_table(run.rows), chart_frame(summary),
-                         chart_html(summary), report)
+    return ScenarioFrame(progress, rows_table(run.rows), chart_html(summary), report)
 
 
 def rows_table(rows: Sequence[Any]) -> pd.DataFrame:
