@@ -13,10 +13,13 @@ from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
-GITHUB_RETIREMENT_DATE = "2026-07-30"
-WORKING_ROUTES = (
-    "azure: (Azure AI Foundry), nim: (NVIDIA NIM), ollama: (local Ollama), "
-    "onnx: (local ONNX Runtime GenAI) or openai: (any OpenAI-compatible server)"
+from providers.registry import GITHUB_RETIREMENT_DATE, working_routes
+
+# The routes a retired one points to, from the registry (never a hand-kept list).
+WORKING_ROUTES = working_routes()
+RETIRED_MESSAGE = (
+    f"GitHub Models was retired by GitHub on {GITHUB_RETIREMENT_DATE}; every call now "
+    f"answers HTTP 410. Use a route that still works: {WORKING_ROUTES}."
 )
 
 
@@ -92,6 +95,14 @@ class BadResponseError(ProviderError):
     """The service answered something we cannot use (malformed or cut-off stream)."""
 
     kind = "bad_response"
+
+
+class CutOffError(BadResponseError):
+    """The stream ended without a finish reason. ``empty`` when not one chunk came."""
+
+    def __init__(self, message: str, *, empty: bool) -> None:
+        super().__init__(message)
+        self.empty = empty
 
 
 class UnsupportedInputError(ProviderError):

@@ -1,10 +1,11 @@
 """The parent's side of an ``onnx`` worker process (:mod:`providers.local.onnx_worker`).
 
-:meth:`WorkerProcess.start` starts ``python -P providers/local/onnx_worker.py`` with
+:meth:`WorkerProcess.start` starts ``python -P -m providers.local.onnx_worker`` with
 :mod:`subprocess`, not with multiprocessing's spawn: spawn re-runs the app's main module
-in the child (``app.py`` builds the whole Gradio demo at import), and ``python -m
-providers.local.onnx_worker`` would import the ``providers`` package, whose ``__init__``
-imports every cloud SDK (1.1 s). ``-P`` keeps the script's folder off ``sys.path``. The
+in the child (``app.py`` builds the whole Gradio demo at import). Importing the
+``providers`` package costs no SDK (the registry is lazy), so the worker is an ordinary
+module; ``-P`` keeps the current folder off ``sys.path`` and ``PYTHONPATH`` names the
+repository, so it imports the same code as the parent. The
 two then talk over an authenticated ``multiprocessing.connection`` (framing, pickling),
 requests multiplexed by id: one daemon thread per worker reads it and hands each message
 to the event loop of the request it belongs to (``call_soon_threadsafe``), so the event
@@ -22,6 +23,7 @@ import asyncio
 import atexit
 import itertools
 import json
+import os
 import secrets
 import signal
 import subprocess
@@ -38,7 +40,8 @@ from providers.local import onnx_worker
 from providers.errors import (BadRequestError, BadResponseError, NotFoundError, ProviderError,
                               UnavailableError, UnsupportedInputError)
 
-WORKER_FILE = Path(onnx_worker.__file__).resolve()
+WORKER_MODULE = onnx_worker.__name__  # providers.local.onnx_worker
+REPO_ROOT = Path(onnx_worker.__file__).resolve().parents[2]
 # ("module:function", kwargs): called in each new worker with the worker module before
 # it loads its model. Tests and benchmarks use it to slow down or reshape generation.
 WORKER_HOOK: tuple[str, dict[str, Any]] | None = None
@@ -54,6 +57,13 @@ _REQUEST_IDS = itertools.count(1)
 def provider_error(kind: str, message: str) -> ProviderError:
     """The ProviderError a worker's ``(kind, message)`` stands for."""
     return ERRORS.get(kind, BadResponseError)(message, provider="onnx")
+
+
+def worker_environment() -> dict[str, str]:
+    """The parent's environment with the repository first on ``PYTHONPATH`` (the worker
+    is started by module name, from whatever the current folder is)."""
+    paths = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def how_it_ended(returncode: int | None) -> str:
@@ -106,8 +116,9 @@ class WorkerProcess:
         authkey = secrets.token_bytes(32)
         setup = {"authkey": authkey.hex(), "sys_path": sys.path, "path": str(path),
                  "hook": WORKER_HOOK}
-        process = subprocess.Popen([sys.executable, "-P", str(WORKER_FILE)],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        process = subprocess.Popen([sys.executable, "-P", "-m", WORKER_MODULE],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   env=worker_environment())
         try:
             assert process.stdin is not None and process.stdout is not None
             process.stdin.write(json.dumps(setup).encode() + b"\n")

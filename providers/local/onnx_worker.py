@@ -4,9 +4,9 @@ generating for any number of requests at once, one thread each.
 onnxruntime-genai 0.18 holds the GIL inside ``generate_next_token``, ``set_inputs`` and
 the multimodal processor: in the app's process that freezes the event loop for a token
 (a whole image prefill) at a time. Here only this process waits. Started by
-:mod:`providers.local.onnx_process` as ``python -P providers/local/onnx_worker.py``, it imports only
-the standard library and onnxruntime_genai (Pillow for images other than PNG and JPEG),
-never the ``providers`` package, whose ``__init__`` imports every cloud SDK (1.1 s).
+:mod:`providers.local.onnx_process` as ``python -P -m providers.local.onnx_worker``, it
+imports the standard library and onnxruntime_genai (Pillow for images other than PNG and
+JPEG); the ``providers`` package it sits in imports no SDK (its registry is lazy).
 
 Start-up: one JSON line on stdin (``authkey``, ``sys_path``, ``path``, ``hook``); the
 worker prints the address of a ``multiprocessing.connection`` Listener after
