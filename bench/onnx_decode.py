@@ -122,8 +122,8 @@ async def main(tokens: int, repeats: int) -> int:
               "tests/fixtures/requirements-build.txt):\n"
               "  python tests/fixtures/make_tiny_models.py --big", file=sys.stderr)
         return 1
-    hooked = onnx_worker_hooks.command(onnx_process.WORKER_FILE, onnx_worker_hooks.__file__,
-                                       "exact_length")
+    hooked = onnx_worker_hooks.command(onnx_process.WORKER_MODULE,
+                                       "bench.onnx_worker_hooks:exact_length")
     onnx_process.worker_command = lambda: hooked
     provider = providers.create("onnx", Settings({}))
     await provider.prepare(str(MODEL))

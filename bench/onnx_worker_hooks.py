@@ -1,28 +1,26 @@
 """Start ``onnx`` worker processes with a hook applied first (the tests and
 bench/onnx_decode.py reshape or slow down generation this way; the app never does).
 
-Run as a script in the worker's place (``python -P bench/onnx_worker_hooks.py WORKER_FILE
-HOOK_FILE FUNCTION KWARGS_JSON``), it loads the worker module from its file, calls
-``FUNCTION(worker_module, **kwargs)`` from HOOK_FILE, then runs the worker as usual. Like
-the worker, it imports only the standard library (and what the hook file imports), never
-the ``providers`` package.
+Run in the worker's place (``python -P -m bench.onnx_worker_hooks WORKER_MODULE
+MODULE:FUNCTION KWARGS_JSON``), it imports the worker module, calls
+``FUNCTION(worker_module, **kwargs)``, then runs the worker as usual. It imports nothing
+beyond the standard library itself; a hook's module should do the same (no SDK, no UI).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 
-def command(worker_file: str | Path, hook_file: str | Path, function: str,
-            **kwargs: Any) -> list[str]:
-    """The command that starts a worker with ``function`` of ``hook_file`` applied."""
-    return [sys.executable, "-P", str(Path(__file__).resolve()), str(worker_file),
-            str(Path(hook_file).resolve()), function, json.dumps(kwargs)]
+def command(worker_module: str, hook: str, **kwargs: Any) -> list[str]:
+    """The command that starts a worker (``worker_module``) with ``hook``
+    (``module:function``) applied; it needs the parent's ``worker_environment()``."""
+    return [sys.executable, "-P", "-m", "bench.onnx_worker_hooks", worker_module, hook,
+            json.dumps(kwargs)]
 
 
 def exact_length(worker: ModuleType) -> None:
@@ -36,19 +34,14 @@ def exact_length(worker: ModuleType) -> None:
     worker.search_options = exact
 
 
-def load(name: str, path: str) -> ModuleType:
-    """The module in the file ``path``, imported under ``name``."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def main(worker_module: str, hook: str, kwargs: str) -> None:
+    worker = importlib.import_module(worker_module)
+    module, _, function = hook.partition(":")
+    hooks = sys.modules[__name__] if module == "bench.onnx_worker_hooks" else (
+        importlib.import_module(module))
+    getattr(hooks, function)(worker, **json.loads(kwargs))
+    worker.run_as_script()
 
 
 if __name__ == "__main__":
-    worker_file, hook_file, function, kwargs = sys.argv[1:5]
-    worker = load("onnx_worker", worker_file)
-    hooks = sys.modules[__name__] if Path(hook_file) == Path(__file__).resolve() else load(
-        "onnx_hooks", hook_file)
-    getattr(hooks, function)(worker, **json.loads(kwargs))
-    worker.run_as_script()
+    main(*sys.argv[1:4])

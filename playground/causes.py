@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from playground.metrics import TargetResult
-from providers.errors import BadResponseError, ProviderError
-from providers.openai_style import CutOffError
+from providers.errors import BadResponseError, CutOffError, ProviderError
 
 ONE_AT_A_TIME = (
     "{title} ended the answer with [DONE] but no finish_reason while {others} ran on the "

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
+import providers
 from playground.validate import InputError
 from providers.errors import RateLimitError
 from providers.settings import Settings
@@ -132,8 +133,6 @@ class ServerKeyBudget:
 
     def on_server_key(self, provider_id: str, settings: Settings) -> bool:
         """True when ``settings`` would send the server's own key to ``provider_id``."""
-        import providers  # late: the registry imports provider modules
-
         names = [v.name for v in providers.PROVIDERS[provider_id].env if v.secret]
         return any(settings.get(n) and settings.get(n) == self._server.get(n) for n in names)
 

@@ -1,34 +1,69 @@
-"""Provider registry: provider id -> class, and ``PROVIDER:MODEL`` target parsing."""
+"""Provider registry: provider id -> class, imported on first use, and ``PROVIDER:MODEL``
+target parsing.
+
+Which providers exist, and what each one reads, is declared in :mod:`providers.registry`
+(standard library only); :data:`PROVIDERS` imports a provider's module, and so its SDK,
+only when its class is first asked for.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from providers.azure import AzureFoundryProvider
-from providers.base import Provider
 from providers.errors import ConfigError
-from providers.github import GitHubModelsProvider
-from providers.nim import NimProvider
-from providers.ollama import OllamaProvider
-from providers.openai import OpenAIServerProvider
-from providers.settings import Settings
+from providers.registry import SPECS
 
-PROVIDERS: dict[str, type[Provider]] = {
-    cls.id: cls
-    for cls in (
-        AzureFoundryProvider,
-        NimProvider,
-        OllamaProvider,
-        OpenAIServerProvider,
-        GitHubModelsProvider,
-    )
-}
+if TYPE_CHECKING:
+    from providers.base import Provider
+    from providers.settings import Settings
 
 
-def register(cls: type[Provider]) -> type[Provider]:
-    """Add a provider class to the registry (used by the local-runtime modules)."""
-    PROVIDERS[cls.id] = cls
-    return cls
+class LazyProviders(MutableMapping[str, "type[Provider]"]):
+    """Provider id -> class, in :data:`~providers.registry.SPECS` order. Listing ids
+    (``in``, ``iter``, ``len``) imports nothing; getting a class imports its module.
+    Tests may add or remove entries (``monkeypatch.setitem``)."""
+
+    def __init__(self) -> None:
+        self._ids: list[str] = list(SPECS)
+        self._loaded: dict[str, type[Provider]] = {}
+
+    def __getitem__(self, provider_id: str) -> type[Provider]:
+        if provider_id not in self._loaded:
+            if provider_id not in self._ids:
+                raise KeyError(provider_id)
+            spec = SPECS[provider_id]
+            module = importlib.import_module(spec.module)
+            self._loaded[provider_id] = getattr(module, spec.class_name)
+        return self._loaded[provider_id]
+
+    def __setitem__(self, provider_id: str, cls: type[Provider]) -> None:
+        if provider_id not in self._ids:
+            self._ids.append(provider_id)
+            # A registered id put back (a test's monkeypatch undone) keeps its place.
+            order = list(SPECS)
+            self._ids.sort(key=lambda i: order.index(i) if i in SPECS else len(order))
+        self._loaded[provider_id] = cls
+
+    def __delitem__(self, provider_id: str) -> None:
+        if provider_id not in self._ids:
+            raise KeyError(provider_id)
+        self._ids.remove(provider_id)
+        self._loaded.pop(provider_id, None)
+
+    def __contains__(self, provider_id: object) -> bool:
+        return provider_id in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._ids))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+PROVIDERS = LazyProviders()
 
 
 @dataclass(frozen=True)
@@ -63,8 +98,3 @@ def parse_target(spec: str) -> Target:
 def create(provider_id: str, settings: Settings) -> Provider:
     """A new provider instance bound to ``settings``."""
     return PROVIDERS[provider_id](settings)
-
-
-# The local runtimes call register() on import (after it is defined); their heavy
-# imports (onnxruntime-genai's model loading, torch) stay lazy inside them.
-from providers.local import onnx, transformers  # noqa: E402, F401

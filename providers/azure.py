@@ -13,21 +13,12 @@ from typing import Any
 from providers.azure_inference import make_client, stream_inference
 from providers.base import ChatRequest, Event, ModelEntry
 from providers.openai_style import OpenAIStyleProvider
-from providers.settings import EnvVar
 
 
 class AzureFoundryProvider(OpenAIStyleProvider):
     id = "azure"
-    title = "Azure AI Foundry"
     base_url_var = "AZURE_AI_ENDPOINT"
     key_var = "AZURE_AI_API_KEY"
-    env = (
-        EnvVar("AZURE_AI_ENDPOINT",
-               "https://<resource>.services.ai.azure.com/openai/v1 (current API) or a "
-               "serverless https://<deployment>.<region>.models.ai.azure.com endpoint",
-               required=True),
-        EnvVar("AZURE_AI_API_KEY", "key of that endpoint", secret=True, required=True),
-    )
     _inference: Any = None
 
     @property

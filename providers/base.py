@@ -17,6 +17,7 @@ from typing import ClassVar, Literal, Union
 
 from providers.errors import ConfigError
 from providers.public import is_public
+from providers.registry import SPECS
 from providers.settings import EnvVar, Settings
 
 TokensSource = Literal["reported", "counted", "estimated"]
@@ -129,8 +130,11 @@ class ConfigGap:
 class Provider(ABC):
     """Base class of every provider module.
 
-    Subclasses declare ``id``, ``title``, ``env`` (the variables they read) and
-    ``local`` (runs on this machine's CPU), and implement :meth:`stream`.
+    Subclasses declare ``id`` and implement :meth:`stream`. A class whose ``id`` is in
+    :data:`providers.registry.SPECS` takes ``title``, ``env`` (the variables it reads),
+    ``local`` (runs on this machine's CPU) and ``status_note`` from there, so what the
+    registry says without importing it and what the class does cannot drift; any
+    other subclass (tests) declares them itself.
     """
 
     id: ClassVar[str]
@@ -139,6 +143,13 @@ class Provider(ABC):
     local: ClassVar[bool] = False
     status_note: ClassVar[str] = ""
     install_hint: ClassVar[str] = ""  # how to get what missing_packages() names
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = SPECS.get(cls.__dict__.get("id", ""))
+        if spec is not None:
+            cls.title, cls.env, cls.local = spec.title, spec.env, spec.local
+            cls.status_note = spec.status_note
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

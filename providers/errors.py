@@ -13,10 +13,13 @@ from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
-GITHUB_RETIREMENT_DATE = "2026-07-30"
-WORKING_ROUTES = (
-    "azure: (Azure AI Foundry), nim: (NVIDIA NIM), ollama: (local Ollama), "
-    "onnx: (local ONNX Runtime GenAI) or openai: (any OpenAI-compatible server)"
+from providers.registry import GITHUB_RETIREMENT_DATE, working_routes
+
+# The routes a retired one points to, from the registry (never a hand-kept list).
+WORKING_ROUTES = working_routes()
+RETIRED_MESSAGE = (
+    f"GitHub Models was retired by GitHub on {GITHUB_RETIREMENT_DATE}; every call now "
+    f"answers HTTP 410. Use a route that still works: {WORKING_ROUTES}."
 )
 
 
@@ -94,6 +97,14 @@ class BadResponseError(ProviderError):
     kind = "bad_response"
 
 
+class CutOffError(BadResponseError):
+    """The stream ended without a finish reason. ``empty`` when not one chunk came."""
+
+    def __init__(self, message: str, *, empty: bool) -> None:
+        super().__init__(message)
+        self.empty = empty
+
+
 class UnsupportedInputError(ProviderError):
     """The input cannot go to this model (images to a text-only model, too large)."""
 
@@ -103,7 +114,9 @@ class UnsupportedInputError(ProviderError):
 def error_class(kind: str) -> type[ProviderError]:
     """The error class of this module whose ``kind`` is ``kind`` (a failure reported
     by kind alone, as the ``onnx`` worker does); BadResponseError for a kind no class has."""
-    by_kind = {cls.kind: cls for cls in _subclasses(ProviderError) if cls.__module__ == __name__}
+    # Only the classes that name a kind of their own (CutOffError is a BadResponseError).
+    by_kind = {cls.kind: cls for cls in _subclasses(ProviderError)
+               if cls.__module__ == __name__ and "kind" in vars(cls)}
     return by_kind.get(kind, BadResponseError)
 
 

@@ -23,24 +23,14 @@ from providers.base import ChatRequest, Event, ImageInput, Notice
 from providers.catalog import NIM_VLM_MODELS
 from providers.images import base64_chars, fit_base64
 from providers.openai_style import OpenAIStyleProvider, sampling_options
-from providers.settings import EnvVar
 
 VLM_INLINE_LIMIT = 180_000  # base64 characters per image, NVIDIA's documented limit
 
 
 class NimProvider(OpenAIStyleProvider):
     id = "nim"
-    title = "NVIDIA NIM"
     base_url_var = "NIM_BASE_URL"
     key_var = "NVIDIA_API_KEY"
-    env = (
-        EnvVar("NVIDIA_API_KEY", "API key from build.nvidia.com (nvapi-...)",
-               secret=True, required=True),
-        EnvVar("NIM_BASE_URL", "OpenAI-compatible chat endpoint",
-               default="https://integrate.api.nvidia.com/v1"),
-        EnvVar("NIM_VLM_BASE_URL", "VLM endpoint for models that take inline <img> tags",
-               default="https://ai.api.nvidia.com/v1/vlm"),
-    )
 
     def uses_vlm_route(self, model: str) -> bool:
         return model.lower() in NIM_VLM_MODELS

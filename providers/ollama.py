@@ -25,7 +25,6 @@ from providers.errors import (
     is_dns_failure,
     server_message,
 )
-from providers.settings import EnvVar
 from providers.warmup import preconnect, rehearsal_request, rehearse_ollama
 
 NS_PER_MS = 1_000_000
@@ -34,9 +33,6 @@ PUBLIC_REFUSAL = "Ollama is not offered on this public server: its owner did not
 
 class OllamaProvider(Provider):
     id = "ollama"
-    title = "Ollama"
-    local = True
-    env = (EnvVar("OLLAMA_HOST", "where Ollama listens", default="http://127.0.0.1:11434"),)
     _client: ollama.AsyncClient | None = None
 
     @property

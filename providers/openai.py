@@ -7,7 +7,6 @@ from typing import Any
 import openai
 
 from providers.openai_style import OpenAIStyleProvider
-from providers.settings import EnvVar
 
 # Tokenizer routes, tried in order: llama-cpp-python's server, then llama.cpp's
 # llama-server. Both answer {"tokens": [...]}; each body names the text its own way.
@@ -17,18 +16,8 @@ TOKENIZE_ROUTES: tuple[tuple[str, str], ...] = (("/extras/tokenize", "input"),
 
 class OpenAIServerProvider(OpenAIStyleProvider):
     id = "openai"
-    title = "OpenAI-compatible server"
     base_url_var = "OPENAI_COMPAT_BASE_URL"
     key_var = "OPENAI_COMPAT_API_KEY"
-    env = (
-        EnvVar("OPENAI_COMPAT_BASE_URL",
-               "base URL ending in /v1, e.g. http://127.0.0.1:1234/v1 (LM Studio)",
-               required=True),
-        EnvVar("OPENAI_COMPAT_API_KEY", "API key, if the server wants one", secret=True),
-        EnvVar("OPENAI_COMPAT_STREAM_USAGE",
-               "1 to ask for token usage in the stream (stream_options); 0 for servers "
-               "that reject it", default="1"),
-    )
     # Which TOKENIZE_ROUTES entry answered (None: not asked yet; -1: none does).
     _tokenize_route: int | None = None
 

@@ -18,6 +18,7 @@ from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, Tex
 from providers.warmup import preconnect, rehearsal_request, rehearse_openai
 from providers.errors import (
     BadResponseError,
+    CutOffError,
     ProviderError,
     ProviderTimeoutError,
     connection_error,
@@ -204,14 +205,6 @@ def streams_one_chunk_per_token(chunk: Any) -> bool:
         return True
     return any("stop_reason" in (getattr(c, "model_extra", None) or {})
                for c in chunk.choices or [])
-
-
-class CutOffError(BadResponseError):
-    """The stream ended without a finish reason. ``empty`` when not one chunk came."""
-
-    def __init__(self, message: str, *, empty: bool) -> None:
-        super().__init__(message)
-        self.empty = empty
 
 
 def cut_off(title: str, *, received: bool) -> CutOffError:

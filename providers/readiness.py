@@ -35,8 +35,8 @@ import providers
 from providers import Target
 from providers.base import Provider
 from providers.catalog import lookup
-from providers.errors import ConfigError
-from providers.github import RETIRED_MESSAGE, GitHubModelsProvider
+from providers.errors import RETIRED_MESSAGE, ConfigError
+from providers.registry import SPECS
 from providers.settings import Settings
 
 READY, NEEDS_KEY, NEEDS_PACKAGE = "ready", "needs_key", "needs_package"
@@ -131,7 +131,7 @@ def _public_refusal(name: str, instance: Provider, model: str) -> Readiness | No
 
 def _configuration(name: str, instance: Provider) -> Readiness | None:
     """Retired, missing variables or missing packages, from the provider's own lists."""
-    if isinstance(instance, GitHubModelsProvider):
+    if (spec := SPECS.get(instance.id)) is not None and spec.retired:
         return Readiness(name, RETIRED, RETIRED_MESSAGE, RETIRED_FIX)
     gap = instance.configuration_gap()
     if gap is None:

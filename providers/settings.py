@@ -11,23 +11,15 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
 
+from providers.registry import EnvVar
+from providers.registry import secret_names as provider_secret_names
+
+__all__ = ["EnvVar", "MIN_SECRET_CHARS", "Settings"]
 MIN_SECRET_CHARS = 8
-
-
-@dataclass(frozen=True)
-class EnvVar:
-    """One variable a provider reads."""
-
-    name: str
-    help: str
-    default: str | None = None
-    secret: bool = False
-    required: bool = False
 
 
 class Settings:
@@ -50,7 +42,7 @@ class Settings:
             merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v})
         merged.update(os.environ if environ is None else environ)
         merged.update(overrides or {})
-        return cls(merged, _all_secret_names())
+        return cls(merged, provider_secret_names())
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of ``name`` or ``default``."""
@@ -99,9 +91,3 @@ class Settings:
             digest.update(f"{name}={self._values.get(name, '')}\0".encode())
         return digest.hexdigest()
 
-
-def _all_secret_names() -> set[str]:
-    # Imported late: the registry imports provider modules, which import this module.
-    from providers import PROVIDERS
-
-    return {v.name for cls in PROVIDERS.values() for v in cls.env if v.secret}

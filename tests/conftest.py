@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers import PROVIDERS
+from providers.registry import SPECS
 from providers.settings import Settings
 from tests.fakes.server import FakeServer
 from tests.fakes.services import Behaviours, wire_all
@@ -45,8 +45,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Remove every provider variable from the environment and leave no .env in sight."""
-    for cls in PROVIDERS.values():
-        for var in cls.env:
+    for spec in SPECS.values():
+        for var in spec.env:
             monkeypatch.delenv(var.name, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")

@@ -2,7 +2,7 @@
 applied (through bench/onnx_worker_hooks.py, which runs in the worker's place).
 
 The hooks run inside the worker process, so this module imports only the standard
-library and onnxruntime_genai at the top, never the ``providers`` package or pytest.
+library and onnxruntime_genai at the top (never pytest, an SDK or the UI).
 What they observe is written to a log file the test reads: perf_counter() is the
 system-wide monotonic clock on Linux and macOS, so the test's timestamps and the
 worker's compare.
@@ -31,7 +31,8 @@ def use(monkeypatch: Any, function: str | None, **kwargs: Any) -> None:
     if function is None:
         monkeypatch.setattr(onnx_process, "worker_command", plain)
         return
-    command = onnx_worker_hooks.command(onnx_process.WORKER_FILE, __file__, function, **kwargs)
+    command = onnx_worker_hooks.command(onnx_process.WORKER_MODULE, f"{__name__}:{function}",
+                                        **kwargs)
     monkeypatch.setattr(onnx_process, "worker_command", lambda: command)
 
 

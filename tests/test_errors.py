@@ -108,3 +108,16 @@ def test_a_key_echoed_by_the_server_is_redacted(server: FakeServer, fakes) -> No
     (result,), _ = compare(Settings.load(dotenv_path=None, environ=fakes),
                            ["nim:microsoft/phi-3.5-mini-instruct"])
     assert key not in result.error and "***" in result.error
+
+
+def test_error_class_finds_each_kind_from_the_classes_themselves() -> None:
+    # The onnx worker reports failures by kind; the parent raises the class of that kind.
+    import providers.errors as errors
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type)
+               and issubclass(c, errors.ProviderError) and "kind" in vars(c)]
+    assert len({c.kind for c in classes}) == len(classes)  # one class per kind
+    for cls in classes:
+        assert errors.error_class(cls.kind) is cls
+    assert errors.error_class("cut_off") is errors.BadResponseError  # no such kind
+    assert errors.error_class("bad_response") is errors.BadResponseError  # not CutOffError

@@ -21,10 +21,9 @@ from providers.errors import ProviderError
 from providers.images import load_image
 from providers.settings import Settings
 
-HELP = "send one prompt to several targets and measure each answer"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", required=True, help="the user prompt")
     p.add_argument("--system", help="optional system prompt")
     p.add_argument("--image", action="append", default=[], metavar="PATH",
@@ -42,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
 
-def handle(args: argparse.Namespace) -> int:
+def compare_command(args: argparse.Namespace) -> int:
     settings = Settings.load()
     try:
         # argparse's float accepts "nan" and "inf": refused here, before anything runs.

@@ -9,10 +9,9 @@ import sys
 from playground.local_models import DownloadError, download, known_model, local_models
 from providers.settings import Settings
 
-HELP = "list and download local ONNX models (CPU int4 Phi)"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def models_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="models_action", required=True)
     listing = sub.add_parser("list", help="known models and which are in ONNX_MODELS_DIR")
     listing.add_argument("--format", choices=("table", "json"), default="table")
@@ -20,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     fetch.add_argument("name", help="a name from `models list`, e.g. phi-3.5-mini")
 
 
-def handle(args: argparse.Namespace) -> int:
+def models_command(args: argparse.Namespace) -> int:
     settings = Settings.load()
     if args.models_action == "list":
         rows = local_models(settings)

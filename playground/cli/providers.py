@@ -9,17 +9,16 @@ import json
 from playground.providers_report import models_report, providers_report, render_providers
 from providers.settings import Settings
 
-HELP = "list providers, whether each is configured, and why not"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def providers_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--models", action="store_true",
                    help="also list each provider's models: the curated Phi catalog and what "
                         "the service reports (asks every configured service)")
 
 
-def handle(args: argparse.Namespace) -> int:
+def providers_command(args: argparse.Namespace) -> int:
     settings = Settings.load()
     report = providers_report(settings)
     models = asyncio.run(models_report(settings)) if args.models else None

@@ -32,9 +32,6 @@ from playground.scenarios.store import Store, default_path
 from playground.validate import InputError
 from providers.settings import Settings
 
-RUN_HELP = "run a scenario pack: every case on every group, with repeats and checks"
-SCENARIOS_HELP = "list the scenario packs and which groups have a route that can run"
-HISTORY_HELP = "list past scenario runs; show or export one (CSV, JSON, Markdown)"
 
 
 def parse_overrides(specs: Sequence[str]) -> dict[str, list[str]]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from playground.metrics import RESULT_FIELDS
 from playground.results import comparison_document
-from playground.scenarios.runner import RunRow
+from playground.scenarios.rows import RunRow
 
 REPORT_FORMATS = (".csv", ".json", ".md")
 

@@ -22,12 +22,12 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from playground.scenarios.checks import CheckResult
 from playground.engine import Comparison, ProviderPool
 from playground.limits import ServerKeyBudget
 from playground.metrics import TargetResult
 from playground.scenarios.routing import RouteChoice, fit_images, refusal, resolve_routes, unready_kind
 from playground.scenarios.model import Case, Scenario, parse_route
+from playground.scenarios.rows import RunRow
 from playground.validate import InputError, check_request
 from providers import Target
 from providers.base import ChatRequest
@@ -42,19 +42,6 @@ CONCURRENT, SEQUENTIAL, NOT_SENT = "concurrent", "sequential", "not sent"
 TERMINAL = ("ok", "error", "stopped")
 LIBRARIES = ("openai", "azure-ai-inference", "ollama", "onnxruntime-genai", "onnxruntime",
              "transformers", "torch", "pydantic")
-
-
-@dataclass
-class RunRow:
-    """One target's answer to one case in one round, with its checks."""
-
-    case: str
-    group: str
-    repeat: int  # 1-based within its kind: warm-up runs and measured runs count apart
-    warmup: bool
-    mode: str  # concurrent | sequential | not sent
-    result: TargetResult
-    checks: list[CheckResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from playground.scenarios.checks import CheckResult
 from playground.metrics import TargetResult
-from playground.scenarios.runner import RunRow
+from playground.scenarios.rows import RunRow
 from providers.errors import redact
 from providers.settings import Settings
 

@@ -22,7 +22,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from providers import register
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
@@ -30,7 +29,6 @@ from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local import worker_protocol as wire
 from providers.local.onnx_process import WorkerProcess, provider_error, shutdown_all
 from providers.public import local_refusal, plain_name
-from providers.settings import EnvVar
 from providers.local.threaded import ModelCache
 
 CONFIG_FILE = "genai_config.json"
@@ -74,16 +72,8 @@ def shutdown() -> None:
     shutdown_all()
 
 
-@register
 class OnnxGenAIProvider(Provider):
     id = "onnx"
-    title = "ONNX Runtime GenAI"
-    local = True
-    env = (
-        EnvVar("ONNX_MODELS_DIR", "folder holding one sub-folder per ONNX model",
-               default="./models"),
-        EnvVar("ONNX_MAX_LOADED", "most ONNX models kept loaded at once", default="2"),
-    )
 
     def __init__(self, settings) -> None:  # type: ignore[no-untyped-def]
         super().__init__(settings)

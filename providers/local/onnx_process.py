@@ -1,12 +1,12 @@
 """The parent's side of an ``onnx`` worker process (:mod:`providers.local.onnx_worker`, whose
 docstring says why the model runs in a process of its own).
 
-:meth:`WorkerProcess.start` starts ``python -P providers/local/onnx_worker.py`` with
+:meth:`WorkerProcess.start` starts ``python -P -m providers.local.onnx_worker`` with
 :mod:`subprocess`, not with multiprocessing's spawn: spawn re-runs the app's main module
-in the child (``app.py`` builds the whole Gradio demo at import), and ``python -m
-providers.local.onnx_worker`` would import the ``providers`` package, whose ``__init__``
-imports every cloud SDK (1.1 s). ``-P`` keeps the script's folder off ``sys.path``. The
-two then talk over an authenticated ``multiprocessing.connection`` (framing, pickling) in
+in the child (``app.py`` builds the whole Gradio demo at import). Importing the
+``providers`` package costs no SDK (the registry is lazy), so the worker is an ordinary
+module; ``-P`` keeps the current folder off ``sys.path`` and ``PYTHONPATH`` names the
+repository, so it imports the same code as the parent. The two then talk over an authenticated ``multiprocessing.connection`` (framing, pickling) in
 the messages of :mod:`providers.local.worker_protocol`, requests multiplexed by id: one daemon
 thread per worker reads it and hands each reply to the event loop of the request it
 belongs to (``call_soon_threadsafe``), so the event loop itself never waits on the worker.
@@ -24,6 +24,7 @@ import atexit
 import dataclasses
 import itertools
 import json
+import os
 import secrets
 import signal
 import subprocess
@@ -40,7 +41,8 @@ from providers.local import onnx_worker
 from providers.local import worker_protocol as wire
 from providers.errors import BadResponseError, ProviderError, UnavailableError, error_class
 
-WORKER_FILE = Path(onnx_worker.__file__).resolve()
+WORKER_MODULE = onnx_worker.__name__  # providers.local.onnx_worker
+REPO_ROOT = Path(onnx_worker.__file__).resolve().parents[2]
 _RUNNING: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
 _RUNNING_LOCK = threading.Lock()
 _REQUEST_IDS = itertools.count(1)
@@ -53,7 +55,14 @@ def provider_error(error: wire.WorkerError) -> ProviderError:
 
 def worker_command() -> list[str]:
     """The command that starts a worker (tests start it through a hook of theirs)."""
-    return [sys.executable, "-P", str(WORKER_FILE)]
+    return [sys.executable, "-P", "-m", WORKER_MODULE]
+
+
+def worker_environment() -> dict[str, str]:
+    """The parent's environment with the repository first on ``PYTHONPATH`` (the worker
+    is started by module name, from whatever the current folder is)."""
+    paths = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def how_it_ended(returncode: int | None) -> str:
@@ -106,14 +115,14 @@ class WorkerProcess:
         authkey = secrets.token_bytes(32)
         setup = {"authkey": authkey.hex(), "sys_path": sys.path, "path": str(path)}
         process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE)
+                                   stdout=subprocess.PIPE, env=worker_environment())
         try:
             assert process.stdin is not None and process.stdout is not None
             process.stdin.write(json.dumps(setup).encode() + b"\n")
             process.stdin.flush()
             conn = Client(read_address(process), authkey=authkey)
             process.stdout.close()
-            reply = wire.from_wire(conn.recv())
+            reply = conn.recv()
         except (OSError, EOFError) as exc:
             raise UnavailableError(
                 f"The ONNX worker process for {path.name} ended while starting "
@@ -139,7 +148,7 @@ class WorkerProcess:
             self._pending[rid] = (asyncio.get_running_loop(), queue)
         finished = False
         try:
-            message = wire.to_wire(dataclasses.replace(spec, rid=rid))
+            message = dataclasses.replace(spec, rid=rid)
             if spec.images:  # megabytes: the pipe may take a moment to take them
                 await asyncio.to_thread(self._send, message)
             else:
@@ -165,7 +174,7 @@ class WorkerProcess:
         self._closing = True
         close_stdin(self.process)
 
-    def _send(self, message: Any) -> None:
+    def _send(self, message: wire.Generate | wire.Cancel) -> None:
         try:
             with self._send_lock:
                 self._conn.send(message)
@@ -175,7 +184,7 @@ class WorkerProcess:
     def _cancel(self, rid: int) -> None:
         # From the event loop: never wait for the lock (another request may be sending
         # its images), hand the cancel to a thread then.
-        message = wire.to_wire(wire.Cancel(rid))
+        message = wire.Cancel(rid)
         if self._send_lock.acquire(blocking=False):
             try:
                 self._conn.send(message)
@@ -189,7 +198,7 @@ class WorkerProcess:
     def _read(self) -> None:
         try:
             while True:
-                reply: wire.Reply = wire.from_wire(self._conn.recv())
+                reply: wire.Reply = self._conn.recv()
                 with self._lock:
                     target = self._pending.get(reply.rid)
                 if target is not None and not post(target, reply):

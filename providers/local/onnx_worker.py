@@ -12,10 +12,10 @@ The ``transformers`` runtime needs no process: torch releases the GIL in its ker
 in a thread (:mod:`providers.local.threaded`) the event loop keeps running (a 1 ms sleep
 overran by at most 1-5 ms while it generated, as when idle).
 
-Started by :mod:`providers.local.onnx_process` as ``python -P providers/local/onnx_worker.py``, it
-imports only the standard library, :mod:`providers.local.worker_protocol` (loaded from its
-file, beside this one) and onnxruntime_genai (Pillow for images other than PNG and JPEG),
-never the ``providers`` package, whose ``__init__`` imports every cloud SDK (1.1 s).
+Started by :mod:`providers.local.onnx_process` as ``python -P -m
+providers.local.onnx_worker``, it imports the standard library,
+:mod:`providers.local.worker_protocol` and onnxruntime_genai (Pillow for images other than
+PNG and JPEG); the ``providers`` package it sits in imports no SDK (its registry is lazy).
 
 Start-up: one JSON line on stdin (``authkey``, ``sys_path``, ``path``); the worker prints
 the address of a ``multiprocessing.connection`` Listener after ``ADDRESS_TAG`` and accepts
@@ -30,7 +30,6 @@ not append to the sequence (onnxruntime-genai 0.18.0's behaviour).
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import math
@@ -45,27 +44,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-
-def _load_protocol() -> ModuleType:
-    """providers/local/worker_protocol.py, loaded from its file: importing it by its name
-    would import the ``providers`` package (every cloud SDK) into this process."""
-    if __package__:  # imported as part of its package (the parent, tests): the same module
-        return importlib.import_module(f"{__package__}.worker_protocol")
-    spec = importlib.util.spec_from_file_location(
-        "worker_protocol", Path(__file__).with_name("worker_protocol.py"))
-    assert spec is not None and spec.loader is not None
-    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-if TYPE_CHECKING:
-    from providers.local import worker_protocol as wire
-else:
-    wire = _load_protocol()
+from providers.local import worker_protocol as wire
 
 ADDRESS_TAG = "onnx-worker-address "
 MAX_LAG_S = 0.02  # see Outbox
@@ -266,7 +247,7 @@ class Outbox:
         self._send(outcome)
 
     def _send(self, outcome: wire.Finished | wire.WorkerError | None) -> None:
-        message = wire.to_wire(wire.Reply(self._rid, self._items, outcome))
+        message = wire.Reply(self._rid, self._items, outcome)
         self._items = []
         with self._send_lock:
             try:
@@ -306,7 +287,7 @@ def serve(conn: Connection, lm: LoadedModel) -> None:
             stops.pop(spec.rid, None)
     while True:
         try:
-            message = wire.from_wire(conn.recv())
+            message = conn.recv()
         except (EOFError, OSError):
             return
         if isinstance(message, wire.Generate):
@@ -340,9 +321,9 @@ def main() -> None:
     try:
         lm = load_model(Path(setup["path"]))
     except Refused as exc:
-        conn.send(wire.to_wire(wire.Failed(exc.error)))
+        conn.send(wire.Failed(exc.error))
         return
-    conn.send(wire.to_wire(wire.Ready((time.perf_counter() - started) * 1000.0)))
+    conn.send(wire.Ready((time.perf_counter() - started) * 1000.0))
     serve(conn, lm)
 
 

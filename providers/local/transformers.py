@@ -23,11 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from providers import register
 from providers.base import ChatRequest, Event, Finish, Provider, TextDelta, Usage
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
 from providers.public import hub_id, local_refusal
-from providers.settings import EnvVar
 from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local.threaded import ModelCache, ThreadSink, stream_from_thread
 
@@ -80,15 +78,9 @@ def load_hf_model(source: str, local_only: bool) -> HFModel:
                    processor if vision else None, int(context), eos_ids)
 
 
-@register
 class TransformersProvider(Provider):
     id = "transformers"
-    title = "Hugging Face Transformers"
-    local = True
-    status_note = "optional extra, CPU torch"
     install_hint = INSTALL
-    env = (EnvVar("TRANSFORMERS_MAX_LOADED", "most Transformers models kept loaded at once",
-                  default="1"),)
 
     def __init__(self, settings) -> None:  # type: ignore[no-untyped-def]
         super().__init__(settings)

@@ -1,10 +1,7 @@
-"""The messages between the app and an ``onnx`` worker process (:mod:`providers.local.onnx_worker`,
-driven by :mod:`providers.local.onnx_process`), as small dataclasses.
-
-Standard library only: the worker loads this file next to its own without importing the
-``providers`` package. On the wire (``multiprocessing.connection``, pickled) each message
-travels as plain data (:func:`to_wire`: a dict naming its type), so neither side needs
-the other's module names to unpickle it.
+"""The messages between the app and an ``onnx`` worker process
+(:mod:`providers.local.onnx_worker`, driven by :mod:`providers.local.onnx_process`), as
+small dataclasses pickled over a ``multiprocessing.connection``. Standard library only:
+the worker imports it, and nothing heavy may come along.
 
 Parent to worker: :class:`Generate` (one request, ``rid`` chosen by the parent) and
 :class:`Cancel` (the request's loop stops before its next token). Worker to parent: once
@@ -16,8 +13,8 @@ makes a last reply with :class:`Died` itself when the process ends under a reque
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Union
+from dataclasses import dataclass, field
+from typing import Union
 
 
 @dataclass(frozen=True)
@@ -108,29 +105,3 @@ class Reply:
     @property
     def last(self) -> bool:
         return self.outcome is not None
-
-
-MESSAGES: dict[str, type[Any]] = {cls.__name__: cls for cls in (
-    WorkerError, Ready, Failed, Generate, Cancel, PromptSize, Text, Finished, Died, Reply)}
-
-
-def to_wire(value: Any) -> Any:
-    """``value`` as plain data: a message becomes a dict with its ``type``; lists are
-    converted item by item; anything else (tuples of image bytes too) is left as is."""
-    if is_dataclass(value):
-        return {"type": type(value).__name__,
-                **{f.name: to_wire(getattr(value, f.name)) for f in fields(value)}}
-    if isinstance(value, list):
-        return [to_wire(item) for item in value]
-    return value
-
-
-def from_wire(value: Any) -> Any:
-    """The message :func:`to_wire` turned into ``value``."""
-    if isinstance(value, dict):
-        data = dict(value)
-        cls = MESSAGES[data.pop("type")]
-        return cls(**{name: from_wire(item) for name, item in data.items()})
-    if isinstance(value, list):
-        return [from_wire(item) for item in value]
-    return value
