@@ -9,6 +9,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+import gradio as gr
 from pandas.io.formats.style import Styler
 
 from playground.policy import Policy
@@ -16,7 +17,7 @@ from playground.ui.handlers import COMPARE_OUTPUTS, RunHandlers
 from playground.ui.session import Sessions
 from providers.settings import Settings
 
-SKIP = {"__type__": "update"}
+SKIP = gr.skip()  # what the handlers return to leave an output as it is
 
 
 def unpack(outputs: list[Any]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The run's event handlers: Compare (an async generator over throttled frames), Stop,
 and the step after a run (charts and downloads). Plain methods; ``layout`` wires them.
 
-Compare's outputs, in order (see :data:`COMPARE_OUTPUTS`): the 6 pane columns, their 6
-status lines, their 6 answers, the metrics table, the run record (``gr.State``), the 3
-charts and the 2 download buttons.
+Compare's outputs, by name (:class:`CompareView`, in :data:`COMPARE_OUTPUTS` order): the 6
+pane columns, their 6 status lines, their 6 answers, the metrics table, the run record
+(``gr.State``), the 3 charts and the 2 download buttons. ``gr.skip()`` leaves an output
+as it is.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -34,7 +36,29 @@ from providers.images import load_image
 N_SLOTS = 6
 COMPARE_OUTPUTS = {"slots": N_SLOTS, "status": N_SLOTS, "answers": N_SLOTS, "table": 1,
                    "record": 1, "charts": len(render.CHARTS), "downloads": 2}
-SKIP: dict[str, Any] = {"__type__": "update"}  # gr.skip(): leave this output as it is
+N_AFTER_RUN = COMPARE_OUTPUTS["charts"] + COMPARE_OUTPUTS["downloads"]  # after_run's outputs
+
+
+@dataclass
+class CompareView:
+    """Compare's outputs by name: the components (``layout``), or one value each for
+    them (the handlers). :meth:`outputs` lists them in Gradio's order."""
+
+    slots: list[Any]
+    status: list[Any]
+    answers: list[Any]
+    table: Any
+    record: Any
+    charts: list[Any]
+    downloads: list[Any]
+
+    def outputs(self) -> list[Any]:
+        return [*self.slots, *self.status, *self.answers, self.table, self.record,
+                *self.charts, *self.downloads]
+
+    def after_run(self) -> list[Any]:
+        """The outputs of the step after a run: the charts and the downloads."""
+        return [*self.charts, *self.downloads]
 
 
 def build_request(prompt: str | None, system: str | None, files: Sequence[Any] | None,
@@ -160,7 +184,7 @@ class RunHandlers:
     def after_run(self, record: RunRecord | None) -> list[Any]:
         """Charts of TTFT, total time and decode tokens/s, and the CSV/JSON downloads."""
         if record is None:
-            return [SKIP] * (len(render.CHARTS) + 2)
+            return [gr.skip()] * N_AFTER_RUN
         colours = render.chart_colours(record.results)
         order = list(colours)  # bars in target order, not A-Z
         frames = [render.chart_frame(record.results, metric) for metric in render.CHARTS]
@@ -183,9 +207,10 @@ def first_outputs(results: Sequence[TargetResult]) -> list[Any]:
     slots = [gr.update(visible=i < len(results)) for i in range(N_SLOTS)]
     status = _padded([render.status_line(r) for r in results], "")
     answers = _padded(["" for _ in results], "")
-    hidden = [gr.update(visible=False)] * (len(render.CHARTS) + 2)
+    hidden = [gr.update(visible=False)] * len(render.CHARTS)
     table = render.styled_table(render.metrics_table(results))
-    return [*slots, *status, *answers, table, None, *hidden]
+    return CompareView(slots, status, answers, table, record=None, charts=hidden,
+                       downloads=[gr.update(visible=False)] * 2).outputs()
 
 
 def frame_outputs(results: Sequence[TargetResult], frame: Frame, sent: dict[str, Any],
@@ -202,17 +227,18 @@ def frame_outputs(results: Sequence[TargetResult], frame: Frame, sent: dict[str,
         else:
             same = old == value
         if same:
-            return SKIP
+            return gr.skip()
         sent[key] = value
         return value
 
-    status, answers = [SKIP] * N_SLOTS, [SKIP] * N_SLOTS
+    status, answers = [gr.skip()] * N_SLOTS, [gr.skip()] * N_SLOTS
     for i in sorted(frame.changed):
         status[i] = fresh(f"s{i}", render.status_line(results[i]))
         answers[i] = fresh(f"a{i}", render.answer_text(results[i]))
-    table = fresh("table", render.metrics_table(results)) if frame.table else SKIP
+    table = fresh("table", render.metrics_table(results)) if frame.table else gr.skip()
     if isinstance(table, pd.DataFrame):
         table = render.styled_table(table)
-    rest = [SKIP] * (len(render.CHARTS) + 2)
-    return [*[SKIP] * N_SLOTS, *status, *answers, table, record if frame.final else SKIP,
-            *rest]
+    return CompareView([gr.skip()] * N_SLOTS, status, answers, table,
+                       record if frame.final else gr.skip(),
+                       charts=[gr.skip()] * len(render.CHARTS),
+                       downloads=[gr.skip()] * 2).outputs()

@@ -11,6 +11,7 @@ waiting events (default 100), then refuses new ones at once instead of piling up
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -20,7 +21,7 @@ from playground.preload import start_preload
 from playground.ui import (attach, keyless, local_panel, preload_view, readiness_view, render,
                            scenarios_tab, style)
 from playground.ui.fields import NumberField
-from playground.ui.handlers import N_SLOTS, RunHandlers
+from playground.ui.handlers import N_SLOTS, CompareView, RunHandlers
 from playground.ui.page import PageHandlers
 from playground.ui.session import Sessions, session_capacity
 from playground.validate import MAX_TIMEOUT_S, MAX_TOKENS, SEED_MAX
@@ -83,16 +84,15 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
                                  label="Metrics (engine-measured)",
                                  elem_id="metrics")
             charts, downloads, form["share"] = _results()
-            record = gr.State(None)
+            view = CompareView(panes["slots"], panes["status"], panes["answers"], table,
+                               gr.State(None), charts, downloads)
         with gr.Tab(scenarios_tab.TAB_TITLE, id="scenarios"):
             scenarios_tab.build(sessions, keys)
         with gr.Tab("Local models", id="local") as local_tab:
             local_download = local_panel.build(sessions, local_tab)
         with gr.Tab("Settings", id="settings"):
-            key_boxes, save, clear, keys_status, providers_md = _settings(page)
-        keys_events = _wire(demo, runs, page, form, panes, table, record, charts,
-                            downloads, keys, base_url, key_boxes, save, clear, keys_status,
-                            providers_md)
+            settings_tab = _settings(page)
+        keys_events = _wire(demo, runs, page, Page(form, view, keys, base_url, settings_tab))
         downloads_done = [local_download, keyless.wire(keyless_ui, form, keys)]
         readiness_view.wire(page, form, keys, keyless_ui, preload_ui,
                             [*downloads_done, *keys_events])
@@ -203,7 +203,30 @@ def _results() -> tuple[list[Any], list[Any], Any]:
     return charts, downloads, share
 
 
-def _settings(page: PageHandlers) -> tuple[list[Any], Any, Any, Any, Any]:
+@dataclass
+class SettingsTab:
+    """The Settings tab's components."""
+
+    key_boxes: list[Any]
+    save: Any
+    clear: Any
+    status: Any
+    providers: Any
+
+
+@dataclass
+class Page:
+    """The components the Compare tab's events connect: the form (by name), Compare's
+    outputs, the session's keys and base URL (``gr.State``) and the Settings tab."""
+
+    form: dict[str, Any]
+    view: CompareView
+    keys: Any
+    base_url: Any
+    settings: SettingsTab
+
+
+def _settings(page: PageHandlers) -> SettingsTab:
     gr.Markdown("Keys typed here apply to **this browser tab only**: they stay on the "
                 "server for this session, are never shown again, logged or exported, and "
                 "override the server's own settings for you alone.")
@@ -215,24 +238,21 @@ def _settings(page: PageHandlers) -> tuple[list[Any], Any, Any, Any, Any]:
         clear = gr.Button("Forget session keys", elem_id="keys-clear")
     status = gr.Markdown(elem_id="keys-status")
     providers_md = gr.Markdown(elem_id="providers-table")
-    return boxes, save, clear, status, providers_md
+    return SettingsTab(boxes, save, clear, status, providers_md)
 
 
-def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, Any],
-          panes: dict[str, list[Any]], table: Any, record: Any, charts: list[Any],
-          downloads: list[Any], keys: Any, base_url: Any, key_boxes: list[Any], save: Any,
-          clear: Any, keys_status: Any, providers_md: Any) -> list[Any]:
+def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, ui: Page) -> list[Any]:
+    f, keys, base_url, tab = ui.form, ui.keys, ui.base_url, ui.settings
     inputs = [f["targets"], f["prompt"], f["system"], f["files"], f["max_tokens"],
               f["temperature"], f["top_p"], f["seed"], f["timeout"], keys]
-    outputs = [*panes["slots"], *panes["status"], *panes["answers"], table, record,
-               *charts, *downloads]
+    outputs = ui.view.outputs()
     run = f["go"].click(runs.compare, inputs, outputs, api_name="compare",
                         concurrency_limit=compare_concurrency(), concurrency_id="compare",
                         # "hidden": a refusal's error would otherwise stay as an "Error"
                         # badge over the metrics table; the panes show progress.
                         show_progress="hidden")
     # .success, not .then: after a failed run the previous results must not come back.
-    run.success(runs.after_run, record, [*charts, *downloads], api_visibility="private")
+    run.success(runs.after_run, ui.view.record, ui.view.after_run(), api_visibility="private")
     # Not cancels=[run]: a cancelled generator could not show "stopped"; the engine
     # stops the streams and Compare's last frame shows it (queue=False: never waits).
     f["stop"].click(runs.stop, None, None, queue=False, api_name="stop")
@@ -240,8 +260,8 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     setup = [f["targets"], f["prompt"], f["system"]]
     demo.load(page.on_load, None, [f["preset"], *setup, base_url, f["share"]],
               api_visibility="private")
-    demo.load(page.settings_view, keys, [keys_status, f["provider"], providers_md],
-              api_visibility="private")
+    view = [tab.status, f["provider"], tab.providers]
+    demo.load(page.settings_view, keys, view, api_visibility="private")
     for box in setup:
         box.change(page.share, [base_url, *setup], f["share"], queue=False,
                    trigger_mode="always_last",
@@ -259,12 +279,13 @@ def _wire(demo: gr.Blocks, runs: RunHandlers, page: PageHandlers, f: dict[str, A
     f["clear_images"].click(attach.clear_images, None, thumbnails, api_visibility="private")
     f["add"].click(page.add_target, [f["targets"], f["provider"], f["model"], keys],
                    f["targets"], api_visibility="private")
-    view = [keys_status, f["provider"], providers_md]
+    key_boxes = tab.key_boxes
     # "hidden": refused keys are a toast, not an "Error" badge left over the key boxes.
-    saved = save.click(page.save_session_keys, [keys, *key_boxes], [keys, *key_boxes, *view],
-                       show_progress="hidden", api_visibility="private")
+    saved = tab.save.click(page.save_session_keys, [keys, *key_boxes],
+                           [keys, *key_boxes, *view], show_progress="hidden",
+                           api_visibility="private")
     # The tab closed (its heartbeat ended): drop its keys and the clients built on them.
     demo.unload(runs.end_session)
-    cleared = clear.click(page.clear_keys, None, [keys, *key_boxes, *view],
-                          api_visibility="private")
+    cleared = tab.clear.click(page.clear_keys, None, [keys, *key_boxes, *view],
+                              api_visibility="private")
     return [saved, cleared]

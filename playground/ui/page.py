@@ -12,7 +12,6 @@ from typing import Any
 import gradio as gr
 
 from playground.ui import picker, presets, readiness_view, render
-from playground.ui.handlers import SKIP
 from playground.ui.session import Sessions, session_key, setting_fields
 from playground.ui.share import page_url, read_share, share_link
 from playground.validate import MAX_TARGETS, InputError
@@ -57,7 +56,7 @@ class PageHandlers:
         link = share_link(base, shared.targets, shared.prompt, shared.system)
         preset = gr.update(choices=choices, value=opening.name if opening else None)
         return [preset, targets_update(shared.targets, settings),
-                shared.prompt or SKIP, shared.system or SKIP, base, link]
+                shared.prompt or gr.skip(), shared.system or gr.skip(), base, link]
 
     def readiness(self, selected: list[str] | None, keys: dict[str, str] | None) -> str:
         """Which selected targets cannot run now, and what would make each runnable."""
@@ -83,7 +82,7 @@ class PageHandlers:
         says what it still needs, if anything)."""
         preset = presets.find(name or "")
         if preset is None:
-            return [SKIP, SKIP, SKIP]
+            return [gr.skip(), gr.skip(), gr.skip()]
         if preset.needs_image:
             gr.Info("This comparison needs an image: attach one before pressing Compare.")
         return [targets_update(list(preset.targets), self.settings(keys)), preset.prompt,
@@ -107,13 +106,13 @@ class PageHandlers:
         selected = list(selected or [])
         if not provider_id or not (model or "").strip():
             gr.Warning("Pick a provider and a model first.")
-            return SKIP
+            return gr.skip()
         target = f"{provider_id}:{model.strip()}"
         if target in selected:
-            return SKIP
+            return gr.skip()
         if len(selected) >= MAX_TARGETS:
             gr.Warning(f"At most {MAX_TARGETS} targets; remove one first.")
-            return SKIP
+            return gr.skip()
         return targets_update([*selected, target], self.settings(keys))
 
     def save_keys(self, keys: dict[str, str] | None, *values: str) -> list[Any]:
