@@ -5,13 +5,27 @@ and Range), serving in-memory files. ``HF_ENDPOINT`` (or ``endpoint=``) points a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@contextlib.contextmanager
+def online_hub(monkeypatch: Any, repos: dict[str, dict[str, bytes]]) -> Iterator[FakeHub]:
+    """A running FakeHub serving ``repos``, with huggingface_hub let online for the test
+    (conftest sets HF_HUB_OFFLINE=1 for everything else; this fake is loopback only)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    with FakeHub(repos) as fake:
+        yield fake
 
 
 class FakeHub:

@@ -50,7 +50,7 @@ def test_json_contract(server: FakeServer, fakes, behaviours, tmp_path) -> None:
         assert result["tokens_source"] == "reported" and result["finish_reason"] == "stop"
         assert result["decode_tokens_per_s"] > 0 and result["chars_per_s"] > 0
     # Concurrent: the fake received every request before it finished any stream.
-    chats = [r for r in server.requests if r.method == "POST"]
+    chats = server.chat_requests()
     assert max(r.received_at for r in chats) < min(r.sent_at[-1] for r in chats)
     assert {r.json["max_tokens"] for r in chats if r.path != "/api/chat"} == {64}
 
@@ -69,11 +69,6 @@ def test_any_failed_target_exits_1(server: FakeServer, fakes, tmp_path) -> None:
     assert "error (unavailable):" in table.stdout and "boom" in table.stdout
 
 
-def chats(server: FakeServer) -> list:
-    """What was sent to a model (readiness probes are GETs and send nothing)."""
-    return [r for r in server.requests if r.method == "POST"]
-
-
 def test_targets_that_cannot_run_are_refused_before_sending(server: FakeServer, fakes,
                                                             tmp_path) -> None:
     env = {**{k: v for k, v in fakes.items() if k != "NVIDIA_API_KEY"},
@@ -81,7 +76,7 @@ def test_targets_that_cannot_run_are_refused_before_sending(server: FakeServer, 
     done = playground(*compare_args("github:microsoft/phi-3.5-mini-instruct", "ollama:phi4",
                                     "nim:microsoft/phi-3.5-mini-instruct", "onnx:phi-3.5-mini",
                                     "ollama:phi3.5"), env=env, cwd=tmp_path)
-    assert done.returncode == 2 and done.stdout == "" and chats(server) == []
+    assert done.returncode == 2 and done.stdout == "" and server.chat_requests() == []
     lines = done.stderr.splitlines()
     assert lines[0] == "Nothing was sent:"
     assert lines[1].startswith("  github:microsoft/phi-3.5-mini-instruct: GitHub Models was "
@@ -98,7 +93,7 @@ def test_a_stopped_ollama_is_refused(server: FakeServer, fakes, tmp_path) -> Non
     env = {**fakes, "OLLAMA_HOST": "http://127.0.0.1:9"}  # discard port: nothing listens
     done = playground(*compare_args("ollama:phi3.5", "nim:microsoft/phi-3.5-mini-instruct"),
                       env=env, cwd=tmp_path)
-    assert done.returncode == 2 and chats(server) == []
+    assert done.returncode == 2 and server.chat_requests() == []
     assert "ollama:phi3.5: Ollama is not running at http://127.0.0.1:9 (start `ollama serve`" \
         in done.stderr
 
@@ -112,7 +107,7 @@ def test_bad_targets_send_nothing(targets, says, server: FakeServer, fakes, tmp_
     done = playground(*compare_args(*targets), env=fakes, cwd=tmp_path)
     assert done.returncode == 2
     assert says in done.stderr and done.stdout == ""
-    assert chats(server) == []
+    assert server.chat_requests() == []
 
 
 def test_missing_key_is_named_before_the_run(server: FakeServer, fakes, tmp_path) -> None:
@@ -120,7 +115,7 @@ def test_missing_key_is_named_before_the_run(server: FakeServer, fakes, tmp_path
     done = playground(*compare_args("nim:microsoft/phi-3.5-mini-instruct", "ollama:phi3.5"),
                       env=env, cwd=tmp_path)
     assert done.returncode == 2 and "NVIDIA_API_KEY" in done.stderr
-    assert chats(server) == []
+    assert server.chat_requests() == []
 
 
 def test_key_from_dotenv(server: FakeServer, fakes, tmp_path) -> None:
@@ -138,7 +133,7 @@ def test_images_for_a_text_only_model_are_refused(server: FakeServer, fakes, tmp
     Image.new("RGB", (4, 4), "white").save(image)
     done = playground(*compare_args("ollama:phi3.5"), "--image", str(image), env=fakes, cwd=tmp_path)
     assert done.returncode == 2 and "text-only" in done.stderr
-    assert chats(server) == []
+    assert server.chat_requests() == []
 
 
 def test_a_file_that_is_not_an_image_is_refused(server: FakeServer, fakes, tmp_path) -> None:
@@ -147,7 +142,7 @@ def test_a_file_that_is_not_an_image_is_refused(server: FakeServer, fakes, tmp_p
     done = playground(*compare_args("nim:microsoft/phi-3.5-vision-instruct"), "--image", str(fake),
                       env=fakes, cwd=tmp_path)
     assert done.returncode == 2 and "'notes.png' is not an image" in done.stderr
-    assert chats(server) == []
+    assert server.chat_requests() == []
 
 
 def test_table_and_csv_formats(fakes, behaviours, tmp_path) -> None:

@@ -98,7 +98,7 @@ def test_bad_runs_send_nothing(args, says, env, server, tmp_path: Path,
     assert main(args) == 2
     captured = capsys.readouterr()
     assert says in captured.err and captured.out == ""
-    assert [r for r in server.requests if r.method == "POST"] == []
+    assert server.chat_requests() == []
 
 
 def test_a_pack_with_no_runnable_route_is_refused(server, monkeypatch, tmp_path: Path,
@@ -109,7 +109,7 @@ def test_a_pack_with_no_runnable_route_is_refused(server, monkeypatch, tmp_path:
     assert main(["run", "chinese-qa", "--db", str(tmp_path / "runs.db")]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "Saved as" not in captured.err
-    assert [r for r in server.requests if r.method == "POST"] == []
+    assert server.chat_requests() == []
     assert captured.err.startswith("Nothing was sent:\n  No group of this pack can run here.")
     for line in ("  Phi-3 mini:", "  Phi-3.5 mini:",
                  "    nim:microsoft/phi-3-mini-4k-instruct: needs NVIDIA_API_KEY in the "

@@ -96,5 +96,5 @@ def test_nan_and_inf_are_refused_and_a_normal_run_beside_them_finishes(app, serv
         error = message["output"]["error"]
         assert says in error and "Nothing was sent" in message["output"].get("title", ""), error
     # Only the normal comparison reached the service.
-    posts = [r for r in server.requests if r.method == "POST"]
+    posts = server.chat_requests()
     assert len(posts) == 1 and b"Are you there?" in posts[0].raw

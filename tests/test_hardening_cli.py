@@ -93,7 +93,7 @@ def test_run_on_a_read_only_database_sends_nothing(env, server, tmp_path, monkey
     code = main(["run", str(write_scenario(tmp_path)), "--db", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and "Nothing was sent" in err and "readonly database" in err
-    assert [r for r in server.requests if r.method == "POST"] == []
+    assert server.chat_requests() == []
 
 
 @pytest.mark.parametrize(("out", "says"), [
@@ -108,7 +108,7 @@ def test_out_is_checked_before_the_run(out, says, env, server, tmp_path, monkeyp
     (tmp_path / "a-folder.md").mkdir()
     code = main(["run", str(write_scenario(tmp_path)), "--db", "h.db", "--out", out])
     assert code == 2 and says in capsys.readouterr().err
-    assert [r for r in server.requests if r.method == "POST"] == []
+    assert server.chat_requests() == []
     assert main(["history", "export", "1", "--db", "h.db", "--out", out]) == 2
 
 

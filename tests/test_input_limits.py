@@ -4,27 +4,21 @@ gets its own message and nothing is sent."""
 from __future__ import annotations
 
 import html
-import io
 import struct
 import zlib
 from pathlib import Path
 
 import gradio as gr
 import pytest
-from PIL import Image
 
 from tests.fakes.server import FakeServer
 from tests.test_cli import playground
+from tests.support import png
 from tests.ui_support import form, handlers, run_compare
 
 VISION = "nim:microsoft/phi-3.5-vision-instruct"
 TEXT = "nim:microsoft/phi-3.5-mini-instruct"
 
-
-def png(width: int = 8, height: int = 8) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "white").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def bomb_png(width: int, height: int) -> bytes:

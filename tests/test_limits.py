@@ -98,11 +98,6 @@ def slow_nim(behaviours):
     behaviours.default.pieces = ["Slow ", "answer."]
 
 
-def chats(server: FakeServer) -> list:
-    """The chat requests the fake received (readiness probes are GETs)."""
-    return [r for r in server.requests if r.method == "POST"]
-
-
 def serve(settings: Settings, policy: Policy):
     demo = layout.build_demo(settings, policy)
     _, url, _ = demo.launch(server_port=free_port(), prevent_thread_lock=True, quiet=True,
@@ -143,7 +138,7 @@ def test_thirty_session_ids_from_one_address_hit_the_address_limit(settings, slo
     # Generous: a refused id may arrive after the first three finished (a loaded machine),
     # but the 4 s answers make the many run together, and most are refused.
     assert 3 <= outcomes.count("ok") <= 9 and len(refused) >= 21
-    assert len(chats(server)) == outcomes.count("ok") + 1, "refused runs sent nothing"
+    assert len(server.chat_requests()) == outcomes.count("ok") + 1, "refused runs sent nothing"
 
 
 def test_server_key_budget_refuses_cleanly_when_spent(settings, server: FakeServer) -> None:
@@ -164,7 +159,7 @@ def test_server_key_budget_refuses_cleanly_when_spent(settings, server: FakeServ
     assert [r["status"] for r in second_rows] == ["ok", "error"]
     assert second_rows[1]["error_kind"] == "rate_limit"
     assert "shared keys have used their budget (3 requests per minute)" in second[1]
-    assert len(chats(server)) == 3, "the refused target sent nothing"
+    assert len(server.chat_requests()) == 3, "the refused target sent nothing"
 
 
 def test_the_visitors_own_key_is_not_charged(fakes) -> None:

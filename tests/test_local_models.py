@@ -17,7 +17,7 @@ from providers.catalog import PHI_MODELS
 from providers.local.onnx import OnnxGenAIProvider
 from providers.settings import Settings
 from tests.conftest import REPO
-from tests.fake_hub import FakeHub
+from tests.fake_hub import online_hub
 from tests.support import collect, text_of
 from tests.test_cli import playground
 
@@ -36,9 +36,7 @@ def repo_files() -> dict[str, bytes]:
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch):
-    # conftest sets HF_HUB_OFFLINE=1 for everything else; this fake is loopback only.
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    with FakeHub({MODEL.repo_id: repo_files()}) as fake:
+    with online_hub(monkeypatch, {MODEL.repo_id: repo_files()}) as fake:
         yield fake
 
 

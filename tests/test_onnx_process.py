@@ -24,7 +24,7 @@ from providers.base import ChatRequest, Notice, TextDelta
 from providers.errors import BadResponseError
 from tests import onnx_hooks
 from tests.conftest import run
-from tests.support import collect, compare
+from tests.support import answers_at_once, collect, compare
 from tests.test_onnx_provider import (ANSWERS, MODELS, STORY, TEXT, VISION, WHITE,  # noqa: F401
                                       fresh_cache, live_workers, onnx_settings, parts,
                                       stop_after)
@@ -86,15 +86,9 @@ def test_stopping_mid_stream_ends_generation_within_one_token(onnx_settings, slo
 
 
 def test_concurrent_requests_on_one_model(onnx_settings, slow) -> None:
-    async def go():
-        provider = providers.create("onnx", onnx_settings)
-        await provider.prepare(TEXT)
-
-        async def one(prompt):
-            return [e async for e in provider.stream(ChatRequest(TEXT, prompt))]
-        return await asyncio.gather(*(one(p) for p in ANSWERS))
     slow = slow(0.005)
-    for prompt, events in zip(ANSWERS, run(go())):
+    for prompt, events in zip(ANSWERS, run(answers_at_once("onnx", onnx_settings, TEXT,
+                                                           list(ANSWERS)))):
         text, usage, _ = parts(events)
         assert (text, usage.prompt_tokens, usage.completion_tokens) == ANSWERS[prompt]
     assert len(slow.log) == sum(a[2] + 1 for a in ANSWERS.values())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -69,14 +68,6 @@ def parts(events):
     finish = [e for e in events if isinstance(e, Finish)]
     assert len(usage) == 1 and len(finish) == 1 and events[-1] is finish[0]
     return text_of(events), usage[0], finish[0]
-
-
-def wait_for_workers(prefix: str = "onnx-", timeout_s: float = 5.0) -> None:
-    """Wait until no thread named ``prefix``... runs (test_transformers_provider)."""
-    deadline = time.monotonic() + timeout_s
-    while any(t.name.startswith(prefix) for t in threading.enumerate()):
-        assert time.monotonic() < deadline, "generation thread still running"
-        time.sleep(0.005)
 
 
 def stop_after(provider_id: str, settings: Settings, request: ChatRequest,

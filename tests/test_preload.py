@@ -16,7 +16,7 @@ from playground.ui import layout
 from providers.readiness import target_readiness
 from providers.settings import Settings
 from tests.conftest import REPO
-from tests.fake_hub import FakeHub
+from tests.fake_hub import online_hub
 from tests.fakes.services import wait_for
 from tests.ui_support import free_port
 
@@ -29,13 +29,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch):
     """Both int4 models on the fake Hub (the tiny fixture posing as each)."""
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     repos = {}
     for name in NAMES:
         model = known_model(name)
         repos[model.repo_id] = {f"{model.subfolder}/{p.name}": p.read_bytes()
                                 for p in TINY.iterdir()}
-    with FakeHub(repos) as fake:
+    with online_hub(monkeypatch, repos) as fake:
         yield fake
         fake.gate.set()
 

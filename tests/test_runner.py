@@ -50,7 +50,7 @@ def test_every_pack_runs_end_to_end_on_the_fakes(pack: str, provider: str, fakes
         assert entry["n"] == entry["runs"] == scenario.repeats and entry["errors"] == 0
         assert entry["checks_passed"] == entry["checks_total"] > 0
         assert 0 < entry["ttft_ms_median"] <= entry["ttft_ms_p90"] <= entry["total_ms_max"]
-    sent = [r for r in server.requests if r.method == "POST"]
+    sent = server.chat_requests()
     assert len(sent) == len(run.rows), "one request per row, no retries"
 
 

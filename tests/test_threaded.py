@@ -10,6 +10,7 @@ import pytest
 
 from providers.local.threaded import ModelCache, Stopped, ThreadSink, stream_from_thread
 from tests.conftest import run
+from tests.support import wait_for_workers
 
 
 def counting_producer(n: int, delay_s: float, log: list[tuple[float, float]]):
@@ -21,13 +22,6 @@ def counting_producer(n: int, delay_s: float, log: list[tuple[float, float]]):
             log.append((started, time.perf_counter()))
             sink.emit(i)
     return produce
-
-
-def wait_for_workers(prefix: str, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while any(t.name.startswith(prefix) for t in threading.enumerate()):
-        assert time.monotonic() < deadline, "worker thread did not end"
-        time.sleep(0.005)
 
 
 def test_items_arrive_in_order_and_the_end_ends_the_stream() -> None:

@@ -4,7 +4,6 @@ answers as the ONNX one). Skipped only when torch/transformers are not installed
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import shutil
@@ -20,9 +19,9 @@ from providers.base import ChatRequest, Finish, ImageInput, TextDelta, Usage
 from providers.errors import ConfigError, NotFoundError, UnavailableError, UnsupportedInputError
 from providers.settings import Settings
 from tests.conftest import REPO, run
-from tests.support import collect, compare, text_of
+from tests.support import answers_at_once, collect, compare, text_of, wait_for_workers
 from tests.test_cli import playground
-from tests.test_onnx_provider import ANSWERS, MODELS, STORY, stop_after, wait_for_workers
+from tests.test_onnx_provider import ANSWERS, MODELS, STORY, stop_after
 
 FIXTURES = Path(REPO) / "tests" / "fixtures"
 HF = str(FIXTURES / "hf" / "tiny-phi3")
@@ -109,14 +108,8 @@ def test_stopping_mid_stream_ends_generation_within_one_token(slow_forward) -> N
 
 
 def test_concurrent_requests_on_one_model(torch_installed) -> None:
-    async def go():
-        provider = providers.create("transformers", SETTINGS)
-        await provider.prepare(HF)
-
-        async def one(prompt):
-            return [e async for e in provider.stream(ChatRequest(HF, prompt))]
-        return await asyncio.gather(*(one(p) for p in ANSWERS))
-    for prompt, events in zip(ANSWERS, run(go())):
+    for prompt, events in zip(ANSWERS, run(answers_at_once("transformers", SETTINGS, HF,
+                                                           list(ANSWERS)))):
         text, usage, _ = parts(events)
         assert (text, usage.prompt_tokens, usage.completion_tokens) == ANSWERS[prompt]
 

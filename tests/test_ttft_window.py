@@ -104,7 +104,7 @@ def test_the_pre_connect_carries_no_credentials(server: FakeServer, settings) ->
     assert all("Authorization" not in r.headers for r in heads)
     assert all(r.raw == b"" for r in heads)
     # The SDK rehearsal happens in memory: one chat request per target reaches the server.
-    assert sorted(r.path for r in server.requests if r.method == "POST") == \
+    assert sorted(r.path for r in server.chat_requests()) == \
         ["/api/chat", "/nim/v1/chat/completions"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import gradio as gr
@@ -12,6 +11,7 @@ from PIL import Image
 
 from tests.fakes.server import json_reply
 from tests.fakes.services import KEYS
+from tests.support import png
 from tests.ui_support import SKIP, final_results, form, handlers, run_compare, session, shown
 
 NIM = "nim:microsoft/phi-3.5-mini-instruct"
@@ -68,7 +68,7 @@ def test_a_retired_target_is_refused_before_sending(settings, server) -> None:
     with pytest.raises(gr.Error, match="retired by GitHub on 2026-07-30") as refused:
         run_compare(handlers(settings), form([NIM, "github:microsoft/phi-3.5-mini-instruct"]))
     assert "token" not in str(refused.value).lower()
-    assert [r for r in server.requests if r.method == "POST"] == []
+    assert server.chat_requests() == []
 
 
 def test_stop_ends_every_stream_and_shows_stopped(settings, behaviours) -> None:
@@ -120,11 +120,6 @@ def test_after_run_charts_and_downloads(settings, behaviours, tmp_path) -> None:
         assert not any(key in text for key in KEYS.values())
     assert runs.after_run(None) == [SKIP] * 5  # nothing ran: leave the page alone
 
-
-def png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "white").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")

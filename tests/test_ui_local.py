@@ -16,13 +16,12 @@ from playground.ui.local_panel import LocalPanel
 from playground.ui.session import Sessions
 from providers.settings import Settings
 from tests.test_local_models import MODEL, repo_files
-from tests.fake_hub import FakeHub
+from tests.fake_hub import online_hub
 
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    with FakeHub({MODEL.repo_id: repo_files()}) as fake:
+    with online_hub(monkeypatch, {MODEL.repo_id: repo_files()}) as fake:
         yield fake
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
-import huggingface_hub.constants
 import pytest
 
 from playground.policy import Policy
@@ -20,7 +19,7 @@ from playground.ui.session import Sessions
 from providers.settings import Settings
 from tests.browser.test_first_contact_browser import hub_repos
 from tests.conftest import REPO
-from tests.fake_hub import FakeHub
+from tests.fake_hub import online_hub
 from tests.ui_support import form, free_port, handlers, run_compare
 
 TINY = Path(REPO) / "tests" / "fixtures" / "models" / "tiny-phi3"
@@ -123,8 +122,7 @@ def test_keyless_panel_shows_once_without_keys(tmp_path, fakes) -> None:
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # loopback
-    with FakeHub(hub_repos()) as fake:
+    with online_hub(monkeypatch, hub_repos()) as fake:
         yield fake
 
 

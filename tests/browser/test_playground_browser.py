@@ -146,7 +146,7 @@ def test_stop_a_slow_stream_then_download_the_csv(page, app: App, tmp_path) -> N
 def test_bad_input_shows_a_message_and_sends_nothing(page, app: App) -> None:
     open_app(page, app)
     def posts() -> list:  # chat requests only: readiness probes are GETs
-        return [r for r in app.fake.requests if r.method == "POST"]
+        return app.fake.chat_requests()
 
     # The page opens on a lesson preset that can run here: empty the form first.
     page.wait_for_function("document.querySelector('#prompt textarea').value !== ''")

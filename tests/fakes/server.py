@@ -99,6 +99,11 @@ class FakeServer:
         """Serve ``method path`` (exact path, query ignored) with ``responder``."""
         self.routes[(method.upper(), path)] = responder
 
+    def chat_requests(self) -> list[Recorded]:
+        """What was sent to a model: the POSTs (pre-connects are HEADs, readiness probes
+        GETs, and neither sends a prompt)."""
+        return [r for r in self.requests if r.method == "POST"]
+
     def last(self, path: str | None = None) -> Recorded:
         """The latest request (to ``path`` if given)."""
         matching = [r for r in self.requests if path is None or r.path == path]
