@@ -6,11 +6,13 @@ that into a message naming the routes that still work.
 
 from __future__ import annotations
 
-import openai
 
 from providers.base import ModelEntry
 from providers.errors import RETIRED_MESSAGE, ProviderError, RetiredError
 from providers.openai_style import OpenAIStyleProvider
+from providers.lazy import lazy_import
+
+openai = lazy_import("openai")  # first use: providers.lazy
 
 
 

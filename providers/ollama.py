@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import ollama
 
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
@@ -25,6 +24,9 @@ from providers.errors import (
     server_message,
 )
 from providers.warmup import preconnect, rehearsal_request, rehearse_ollama
+from providers.lazy import lazy_import
+
+ollama = lazy_import("ollama")  # first use: providers.lazy
 
 NS_PER_MS = 1_000_000
 PUBLIC_REFUSAL = "Ollama is not offered on this public server: its owner did not set OLLAMA_HOST."
