@@ -15,12 +15,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
-
 from providers.base import ChatRequest, Event, ImageInput, Notice
 from providers.catalog import NIM_VLM_MODELS
 from providers.images import base64_chars, fit_base64
-from providers.openai_style import OpenAIStyleProvider, sampling_options
 from providers.lazy import lazy_import
+from providers.openai_style import OpenAIStyleProvider, sampling_options
 
 openai = lazy_import("openai")  # first use: providers.lazy
 

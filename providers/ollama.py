@@ -23,8 +23,8 @@ from providers.errors import (
     is_dns_failure,
     server_message,
 )
-from providers.warmup import preconnect, rehearsal_request, rehearse_ollama
 from providers.lazy import lazy_import
+from providers.warmup import preconnect, rehearsal_request, rehearse_ollama
 
 ollama = lazy_import("ollama")  # first use: providers.lazy
 

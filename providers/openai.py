@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-
-from providers.openai_style import OpenAIStyleProvider
 from providers.lazy import lazy_import
+from providers.openai_style import OpenAIStyleProvider
 
 openai = lazy_import("openai")  # first use: providers.lazy
 

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import httpx2
 
-from providers.lazy import lazy_import
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
+from providers.lazy import lazy_import
 from providers.warmup import preconnect, rehearsal_request, rehearse_openai
 from providers.errors import (
     BadResponseError,
