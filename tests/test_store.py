@@ -101,7 +101,7 @@ def test_no_secret_reaches_the_history(tmp_path: Path, fakes, behaviours: Behavi
     history = Store(path, settings.secret_values())
     run = run_scenario(write_scenario(tmp_path), settings, store=history)
     history.close()
-    assert run.rows[0].result.text.startswith("your key is nvapi-")
+    assert run.rows[0].result.text == "your key is *** ok"  # the engine scrubs answers
     raw = path.read_bytes()
     for key in KEYS.values():
         assert key.encode() not in raw
