@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 from collections.abc import Mapping
 
 from providers.base import Event, TextDelta
+from providers.settings import Settings
 
 log = logging.getLogger("playground.engine")
 
@@ -26,11 +26,12 @@ def max_answer_chars(max_tokens: int | None) -> int:
         else MAX_ANSWER_CHARS
 
 
-def configured_max_target_s(environ: Mapping[str, str] | None = None) -> float:
+def configured_max_target_s(settings: Settings | Mapping[str, str] | None = None) -> float:
     """The longest one target may run, in seconds: ``PLAYGROUND_MAX_TARGET_S`` (default
-    300), so a service that keeps trickling text cannot hold a run open for good. An
+    300), so a service that keeps trickling text cannot hold a run open for good. Read
+    from ``settings`` (default: :meth:`Settings.load`, the environment and ``.env``). An
     unusable value (not a finite number above 0) falls back to the default, logged."""
-    raw = (os.environ if environ is None else environ).get("PLAYGROUND_MAX_TARGET_S") or ""
+    raw = (Settings.load() if settings is None else settings).get("PLAYGROUND_MAX_TARGET_S") or ""
     try:
         value = float(raw) if raw else DEFAULT_MAX_TARGET_S
     except ValueError:

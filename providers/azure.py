@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from providers.azure_inference import make_client, stream_inference
 from providers.base import ChatRequest, Event, ModelEntry
 from providers.openai_style import OpenAIStyleProvider
 
@@ -30,6 +29,8 @@ class AzureFoundryProvider(OpenAIStyleProvider):
         if self.route == "openai-v1":
             await super().prepare(model)
         elif self._inference is None:
+            from providers.azure_inference import make_client  # its SDK: only when used
+
             self._inference = make_client(self.base_url, self.setting(self.key_var) or "")
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
@@ -38,6 +39,8 @@ class AzureFoundryProvider(OpenAIStyleProvider):
                 yield event
             return
         await self.prepare(request.model)
+        from providers.azure_inference import stream_inference
+
         async for event in stream_inference(self._inference, request, provider=self.id,
                                             title=self.title, key_var=self.key_var or "",
                                             endpoint=self.base_url):

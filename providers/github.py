@@ -6,11 +6,12 @@ that into a message naming the routes that still work.
 
 from __future__ import annotations
 
-import openai
-
 from providers.base import ModelEntry
 from providers.errors import RETIRED_MESSAGE, ProviderError, RetiredError
+from providers.lazy import lazy_import
 from providers.openai_style import OpenAIStyleProvider
+
+openai = lazy_import("openai")  # first use: providers.lazy
 
 
 

@@ -15,14 +15,13 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
-import openai
-from openai import AsyncStream
-from openai.types.chat import ChatCompletionChunk
-
 from providers.base import ChatRequest, Event, ImageInput, Notice
 from providers.catalog import NIM_VLM_MODELS
 from providers.images import base64_chars, fit_base64
+from providers.lazy import lazy_import
 from providers.openai_style import OpenAIStyleProvider, sampling_options
+
+openai = lazy_import("openai")  # first use: providers.lazy
 
 VLM_INLINE_LIMIT = 180_000  # base64 characters per image, NVIDIA's documented limit
 
@@ -57,6 +56,9 @@ class NimProvider(OpenAIStyleProvider):
         for note in notes:
             yield Notice(note)
         url = f"{(self.setting('NIM_VLM_BASE_URL') or '').rstrip('/')}/{request.model}"
+        from openai import AsyncStream  # here: the SDK loads on first use (providers.lazy)
+        from openai.types.chat import ChatCompletionChunk
+
         try:
             # An absolute URL bypasses base_url; the SDK still parses the SSE for us.
             chunks = await self.client().post(

@@ -9,7 +9,6 @@ from contextlib import aclosing
 from typing import Any
 
 import httpx
-import ollama
 
 from providers.base import (ChatRequest, ConfigGap, Event, Finish, ModelEntry, Provider,
                             TextDelta, Usage)
@@ -25,7 +24,10 @@ from providers.errors import (
     is_dns_failure,
     server_message,
 )
+from providers.lazy import lazy_import
 from providers.warmup import preconnect, rehearsal_request, rehearse_ollama
+
+ollama = lazy_import("ollama")  # first use: providers.lazy
 
 NS_PER_MS = 1_000_000
 PUBLIC_REFUSAL = "Ollama is not offered on this public server: its owner did not set OLLAMA_HOST."

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import openai
-
+from providers.lazy import lazy_import
 from providers.openai_style import OpenAIStyleProvider
+
+openai = lazy_import("openai")  # first use: providers.lazy
 
 # Tokenizer routes, tried in order: llama-cpp-python's server, then llama.cpp's
 # llama-server. Both answer {"tokens": [...]}; each body names the text its own way.

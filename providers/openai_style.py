@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import httpx2
-import openai
-from openai import AsyncOpenAI
 
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
+from providers.lazy import lazy_import
 from providers.warmup import preconnect, rehearsal_request, rehearse_openai
 from providers.errors import (
     BadResponseError,
@@ -25,6 +24,7 @@ from providers.errors import (
     from_status,
 )
 
+openai = lazy_import("openai")  # imported on first use: see providers.lazy
 # SDK-side timeouts are a backstop only: the engine enforces the user's timeout.
 SDK_TIMEOUT = httpx2.Timeout(600.0, connect=30.0)
 
@@ -67,21 +67,21 @@ class OpenAIStyleProvider(Provider):
     base_url_var: ClassVar[str]
     key_var: ClassVar[str | None] = None
     include_usage: ClassVar[bool] = True
-    _client: AsyncOpenAI | None = None
+    _client: openai.AsyncOpenAI | None = None
     _connected: frozenset[str] = frozenset()  # URLs pre-connected with the current client
 
     @property
     def base_url(self) -> str:
         return (self.setting(self.base_url_var) or "").rstrip("/")
 
-    def client(self) -> AsyncOpenAI:
+    def client(self) -> openai.AsyncOpenAI:
         """One SDK client per provider instance (keep-alive across requests).
 
         SDK retries are off: a retry would hide a rate limit and skew every timing.
         """
         if self._client is None:
             key = (self.setting(self.key_var) if self.key_var else None) or "no-key"
-            self._client = AsyncOpenAI(
+            self._client = openai.AsyncOpenAI(
                 base_url=self.base_url, api_key=key, max_retries=0, timeout=SDK_TIMEOUT
             )
         return self._client

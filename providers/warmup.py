@@ -29,12 +29,12 @@ from typing import Any
 
 import httpx
 import httpx2
-import ollama
-from openai import AsyncOpenAI
 
 from providers.base import ChatRequest
+from providers.lazy import lazy_import
 
 log = logging.getLogger("providers.warmup")
+ollama, openai = lazy_import("ollama"), lazy_import("openai")  # first use: providers.lazy
 
 PRECONNECT_TIMEOUT_S = 2.0  # a slow or silent host must not hold the comparison long
 _rehearsed: set[str] = set()  # SDKs whose first-use work this process has done
@@ -93,7 +93,7 @@ async def _rehearse_openai(body: dict[str, Any]) -> None:
                                content=OPENAI_ANSWER)
 
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(answer)) as http:
-        client = AsyncOpenAI(base_url="http://warm-up.invalid/v1", api_key="warm-up",
+        client = openai.AsyncOpenAI(base_url="http://warm-up.invalid/v1", api_key="warm-up",
                              http_client=http, max_retries=0)
         chunks = await client.chat.completions.create(stream=True, **body)
         async for chunk in chunks:

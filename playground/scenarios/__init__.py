@@ -1,0 +1,1 @@
+"""Scenario packs: files, routing, the batch runner, checks, reports and run history."""

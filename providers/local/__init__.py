@@ -1,0 +1,1 @@
+"""In-process runtimes: ONNX Runtime GenAI (in worker processes) and Transformers."""
