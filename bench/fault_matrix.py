@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from providers.base import ChatRequest  # noqa: E402
 from providers.settings import Settings  # noqa: E402
-from tests.fakes.faults import FAULTS, ROUTES, inject  # noqa: E402
-from tests.fakes.server import FakeServer  # noqa: E402
-from tests.fakes.services import Behaviours, wire_all  # noqa: E402
-from tests.support import compare  # noqa: E402
+from fake_services.faults import FAULTS, ROUTES, inject  # noqa: E402
+from fake_services.server import FakeServer  # noqa: E402
+from fake_services.services import Behaviours, wire_all  # noqa: E402
+from bench.support import compare  # noqa: E402
 
 
 

@@ -30,8 +30,8 @@ import providers  # noqa: E402
 from playground.engine import Comparison, ProviderPool  # noqa: E402
 from providers.base import ChatRequest, ImageInput  # noqa: E402
 from providers.settings import Settings  # noqa: E402
-from tests.fakes.server import FakeServer  # noqa: E402
-from tests.fakes.services import Behaviours, wire_all  # noqa: E402
+from fake_services.server import FakeServer  # noqa: E402
+from fake_services.services import Behaviours, wire_all  # noqa: E402
 
 VLM = "nim:microsoft/phi-3-vision-128k-instruct"
 

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import engine_fanout  # noqa: E402
 from bench.support import REPO, fake_server_process, percentile  # noqa: E402
+from fake_services.server import free_port  # noqa: E402
 from providers.settings import Settings  # noqa: E402
 
 FIRST_MS = 20.0
@@ -104,12 +104,6 @@ def fresh_raw(fake_env: dict[str, str], warm: int = 0) -> dict[str, list[float]]
     done = subprocess.run([sys.executable, "-c", RAW_READER, json.dumps(fake_env), str(warm)],
                           capture_output=True, text=True, timeout=120, check=True)
     return json.loads(done.stdout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def app_first_comparison(fake_env: dict[str, str]) -> list[float]:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.engine_fanout import LEAD_EVENTS  # noqa: E402
 from bench.support import fake_server_process, fake_url, percentile  # noqa: E402
-from tests.ui_support import free_port  # noqa: E402
+from fake_services.server import free_port  # noqa: E402
 
 PROVIDERS = ("nim", "azure", "ollama", "openai", "nim", "ollama")
 POLL_JS = """([panes, tokens]) => {

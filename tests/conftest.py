@@ -11,8 +11,8 @@ import pytest
 
 from providers.registry import SPECS
 from providers.settings import Settings
-from tests.fakes.server import FakeServer
-from tests.fakes.services import Behaviours, wire_all
+from fake_services.server import FakeServer
+from fake_services.services import Behaviours, wire_all
 
 _real_connect = socket.socket.connect
 LOOPBACK = ("127.0.0.1", "::1", "localhost")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from fake_services.server import free_port
 from tests.conftest import REPO
 
 GGUF = Path(REPO) / "tests" / "fixtures" / "gguf" / "tiny-phi3.gguf"
@@ -35,12 +36,6 @@ def require_llama_cpp() -> None:
         pytest.fail("llama-cpp-python is not installed, so the realserver tests cannot run: "
                     "pip install -r requirements-llamacpp.txt (tests/run.sh does).",
                     pytrace=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

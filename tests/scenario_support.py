@@ -18,7 +18,7 @@ from playground.scenarios.model import SCENARIOS_DIR
 from playground.scenarios.store import Store
 from providers.settings import Settings
 from tests.conftest import REPO
-from tests.fakes.services import Behaviour, Behaviours
+from fake_services.services import Behaviour, Behaviours
 
 FIXTURE_MODELS = Path(REPO) / "tests" / "fixtures" / "models"
 PACKS = ("chinese-qa", "multilingual", "vision-chart", "vision-frames", "moe-agent", "long-context")

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from PIL import Image
 
 import providers
-from playground.engine import Comparison, ProviderPool
-from playground.metrics import TargetResult
+from bench.support import compare  # noqa: F401 (shared with the benchmarks)
 from providers.base import ChatRequest, Event, TextDelta
 from providers.settings import Settings
 
@@ -62,20 +61,3 @@ async def answers_at_once(provider_id: str, settings: Settings, model: str,
 
 def text_of(events: Sequence[Event]) -> str:
     return "".join(e.text for e in events if isinstance(e, TextDelta))
-
-
-def compare(settings: Settings, targets: Sequence[str], request: ChatRequest | None = None,
-            timeout_s: float = 10.0) -> tuple[list[TargetResult], float]:
-    """Run the engine on ``targets``; return the results and the wall time in ms."""
-    async def go() -> tuple[list[TargetResult], float]:
-        pool = ProviderPool(settings)
-        comparison = Comparison(request or ChatRequest("", "Hello?"),
-                                [providers.parse_target(t) for t in targets], pool,
-                                timeout_s=timeout_s)
-        try:
-            results = await comparison.run()
-        finally:
-            await pool.aclose()
-        assert comparison.wall_ms is not None
-        return results, comparison.wall_ms
-    return asyncio.run(go())

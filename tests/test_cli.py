@@ -12,7 +12,7 @@ import pytest
 
 from playground.metrics import RESULT_FIELDS
 from tests.conftest import REPO
-from tests.fakes.server import FakeServer, json_reply
+from fake_services.server import FakeServer, json_reply
 
 TARGETS = ["nim:microsoft/phi-3.5-mini-instruct", "ollama:phi3.5", "azure:Phi-3.5-mini-instruct"]
 

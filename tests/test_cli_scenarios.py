@@ -11,7 +11,7 @@ import pytest
 from playground.cli import main
 from playground.metrics import RESULT_FIELDS
 from playground.scenarios.reports import comparison_table
-from tests.fakes.services import KEYS, Behaviours, ollama_tags
+from fake_services.services import KEYS, Behaviours, ollama_tags
 from tests.scenario_support import PACKS, answering, write_scenario
 from tests.test_cli import playground
 

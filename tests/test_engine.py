@@ -12,9 +12,9 @@ import providers
 from playground.engine import Comparison, ProviderPool
 from providers.base import ChatRequest
 from providers.settings import Settings
-from tests.fakes.faults import inject
-from tests.fakes.server import FakeServer
-from tests.fakes.services import Behaviours
+from fake_services.faults import inject
+from fake_services.server import FakeServer
+from fake_services.services import Behaviours
 from tests.support import compare
 
 # (target, first token after s, then one piece every s, pieces)

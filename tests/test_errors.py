@@ -7,9 +7,9 @@ import pytest
 
 from providers.base import ChatRequest
 from providers.settings import Settings
-from tests.fakes.faults import ROUTES, inject
-from tests.fakes.server import FakeServer
-from tests.fakes.services import Behaviours
+from fake_services.faults import ROUTES, inject
+from fake_services.server import FakeServer
+from fake_services.services import Behaviours
 from tests.support import compare
 
 TIMEOUT_S = 1.0
@@ -101,7 +101,7 @@ def test_ollama_unknown_model_says_how_to_pull(fakes) -> None:
 
 def test_a_key_echoed_by_the_server_is_redacted(server: FakeServer, fakes) -> None:
     key = fakes["NVIDIA_API_KEY"]
-    from tests.fakes.server import json_reply
+    from fake_services.server import json_reply
 
     server.on("POST", "/nim/v1/chat/completions",
               lambda r: json_reply(401, {"status": 401, "detail": f"bad key {key}"}))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.openai_wire import StreamSpec, chat_stream
-from tests.fakes.services import Behaviour, ollama_lines
+from fake_services.openai_wire import StreamSpec, chat_stream
+from fake_services.services import Behaviour, ollama_lines
 
 # Copied into the repository with their sources: tests/fixtures/protocol/README.md.
 PROTOCOL = Path(__file__).resolve().parent / "fixtures" / "protocol"

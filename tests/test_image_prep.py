@@ -17,7 +17,7 @@ from providers.base import ChatRequest, ImageInput
 from providers import nim as nvidia_nim
 from providers.images import fit_base64
 from providers.nim import VLM_INLINE_LIMIT
-from tests.fakes.server import FakeServer
+from fake_services.server import FakeServer
 
 VLM = "nim:microsoft/phi-3-vision-128k-instruct"
 

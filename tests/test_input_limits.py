@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from tests.fakes.server import FakeServer
+from fake_services.server import FakeServer
 from tests.test_cli import playground
 from tests.support import png
 from tests.ui_support import form, handlers, run_compare

@@ -21,8 +21,8 @@ from playground.ui.scenarios_tab import ScenarioTab
 from playground.ui.session import Sessions
 from providers.errors import RateLimitError
 from providers.settings import Settings
-from tests.fakes.server import FakeServer
-from tests.fakes.services import KEYS
+from fake_services.server import FakeServer
+from fake_services.services import KEYS
 from tests.ui_support import final_results, form, free_port, handlers, run_compare, session
 
 NIM = "nim:microsoft/phi-3.5-mini-instruct"

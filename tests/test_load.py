@@ -21,7 +21,7 @@ from playground.ui.handlers import N_SLOTS
 from providers.local import onnx as onnx_genai, onnx_process
 from providers.settings import Settings
 from tests.conftest import REPO
-from tests.fakes import services
+from fake_services import services
 from tests.ui_support import free_port
 
 pytestmark = [pytest.mark.slow,

@@ -17,7 +17,7 @@ from providers.readiness import target_readiness
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fake_hub import online_hub
-from tests.fakes.services import wait_for
+from fake_services.services import wait_for
 from tests.ui_support import free_port
 
 TINY = Path(REPO) / "tests" / "fixtures" / "models" / "tiny-phi3"

@@ -11,8 +11,8 @@ from PIL import Image
 
 from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, Usage
 from providers.settings import Settings
-from tests.fakes.server import FakeServer
-from tests.fakes.services import KEYS, VLM_PATH, Behaviours, openai_chat
+from fake_services.server import FakeServer
+from fake_services.services import KEYS, VLM_PATH, Behaviours, openai_chat
 from tests.support import collect, text_of
 
 PIECES = ["Phi", "-3.5", " says", " 你好", "，长沙", "。"]

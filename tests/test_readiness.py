@@ -20,8 +20,8 @@ from providers.readiness import (
     target_readiness,
 )
 from providers.settings import Settings
-from tests.fakes.server import FakeServer, json_reply
-from tests.fakes.services import ollama_tags
+from fake_services.server import FakeServer, json_reply
+from fake_services.services import ollama_tags
 
 
 def closed_port_url() -> str:

@@ -16,8 +16,8 @@ from playground.scenarios.runner import RunOptions, ScenarioRun
 from playground.scenarios.files import load_scenario
 from playground.validate import InputError
 from providers.settings import Settings
-from tests.fakes.server import FakeServer
-from tests.fakes.services import Behaviours
+from fake_services.server import FakeServer
+from fake_services.services import Behaviours
 from tests.scenario_support import (PACKS, answering, by_key, onnx_models, run_scenario,
                                     write_scenario)
 

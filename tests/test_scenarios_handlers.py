@@ -14,7 +14,7 @@ from playground.scenarios.store import Store
 from playground.ui import scenarios_handlers as handlers
 from playground.validate import InputError
 from providers.settings import Settings
-from tests.fakes.services import Behaviours
+from fake_services.services import Behaviours
 from tests.scenario_support import PACKS, answering
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 from playground.logs import RedactingFilter
-from tests.fakes.server import FakeServer, json_reply
-from tests.fakes.services import KEYS
+from fake_services.server import FakeServer, json_reply
+from fake_services.services import KEYS
 from tests.test_cli import compare_args, playground
 
 TARGETS = ["nim:microsoft/phi-3.5-mini-instruct", "azure:Phi-3.5-mini-instruct",

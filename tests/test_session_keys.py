@@ -18,8 +18,8 @@ from playground.scrub import AnswerScrubber
 from playground.ui.page import PageHandlers
 from playground.ui.session import Sessions
 from providers.settings import Settings
-from tests.fakes.server import FakeServer
-from tests.fakes.services import KEYS, openai_chat
+from fake_services.server import FakeServer
+from fake_services.services import KEYS, openai_chat
 from tests.test_load import rss_mb
 from tests.ui_support import final_results, form, handlers, run_compare, session, shown
 
@@ -203,7 +203,7 @@ def test_closing_the_tab_ends_the_session(settings, monkeypatch) -> None:
     from gradio_client import Client
 
     from playground.ui import layout
-    from tests.fakes.services import wait_for
+    from fake_services.services import wait_for
     from tests.ui_support import free_port
 
     ended: list[str] = []

@@ -21,7 +21,7 @@ from playground.scenarios.runner import RunRow
 from playground.scenarios.store import MIGRATIONS, Store, default_path
 from providers.settings import Settings
 from tests.conftest import REPO
-from tests.fakes.services import KEYS, Behaviours
+from fake_services.services import KEYS, Behaviours
 from tests.scenario_support import answering, run_scenario, write_scenario
 
 

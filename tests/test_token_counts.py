@@ -13,10 +13,10 @@ from playground.cli.compare import render
 from playground.metrics import RESULT_FIELDS
 from providers.base import ChatRequest
 from providers.settings import Settings
-from tests.fakes.faults import mid_stream
-from tests.fakes.openai_wire import DONE
-from tests.fakes.server import FakeServer, Recorded, Reply, Responder
-from tests.fakes.services import Behaviours, openai_chat, tokenize, wire_llamacpp
+from fake_services.faults import mid_stream
+from fake_services.openai_wire import DONE
+from fake_services.server import FakeServer, Recorded, Reply, Responder
+from fake_services.services import Behaviours, openai_chat, tokenize, wire_llamacpp
 from tests.support import compare
 
 # 长沙是湖南的省会。 as the tiny Phi-3 streams it: 3 byte tokens per character, the first

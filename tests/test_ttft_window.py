@@ -20,7 +20,7 @@ from playground.engine import Comparison, ProviderPool
 from providers.base import ChatRequest
 from providers.nim import NimProvider
 from providers.ollama import OllamaProvider
-from tests.fakes.server import FakeServer
+from fake_services.server import FakeServer
 from tests.support import compare
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.fakes.server import json_reply
-from tests.fakes.services import KEYS
+from fake_services.server import json_reply
+from fake_services.services import KEYS
 from tests.support import png
 from tests.ui_support import SKIP, final_results, form, handlers, run_compare, session, shown
 

@@ -17,7 +17,7 @@ from playground.ui.session import Sessions
 from playground.ui.share import page_url, read_share, share_link
 from providers.settings import Settings
 from tests.conftest import REPO
-from tests.fakes.services import KEYS
+from fake_services.services import KEYS
 from tests.ui_support import final_results, form, run_compare
 
 NIM = "nim:microsoft/phi-3.5-mini-instruct"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -12,6 +11,7 @@ from typing import Any
 import gradio as gr
 from pandas.io.formats.style import Styler
 
+from fake_services.server import free_port  # noqa: F401 (the UI tests' import)
 from playground.policy import Policy
 from playground.ui.handlers import COMPARE_OUTPUTS, RunHandlers
 from playground.ui.session import Sessions
@@ -93,10 +93,3 @@ def shown(frames: list[dict[str, Any]]) -> dict[str, Any]:
             elif not (isinstance(value, dict) and value == SKIP):
                 page[name] = value
     return page
-
-
-def free_port() -> int:
-    """A free loopback TCP port for a test server."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.conftest import REPO
-from tests.fakes.server import FakeServer
-from tests.fakes.services import Behaviours, wire_all
+from fake_services.server import FakeServer
+from fake_services.services import Behaviours, wire_all
 from tests.ui_support import free_port
 
 PRESET = "Phi-3-mini vs Phi-3.5-mini (Chinese) · NVIDIA NIM"

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from tests.browser.conftest import served
-from tests.fakes.server import FakeServer, Recorded, json_reply
-from tests.fakes.services import KEYS, Behaviours, wire_all
+from fake_services.server import FakeServer, Recorded, json_reply
+from fake_services.services import KEYS, Behaviours, wire_all
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]

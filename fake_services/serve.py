@@ -1,6 +1,6 @@
 """Run the all-provider fake server in its own process (benchmarks, manual demos).
 
-``python -m tests.fakes.serve [--behaviours FILE.json] [--port N]`` prints one JSON line
+``python -m fake_services.serve [--behaviours FILE.json] [--port N]`` prints one JSON line
 with the environment variables that point the playground at it, then serves until
 interrupted. FILE.json: ``{"default": {...Behaviour fields}, "models": {id: {...}}}``.
 """
@@ -14,8 +14,8 @@ import sys
 import threading
 from dataclasses import replace
 
-from tests.fakes.server import FakeServer
-from tests.fakes.services import Behaviour, Behaviours, wire_all
+from fake_services.server import FakeServer
+from fake_services.services import Behaviour, Behaviours, wire_all
 
 
 def load_behaviours(path: str | None) -> Behaviours:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tests.fakes.server import FakeServer, Recorded, Reply, Responder, json_reply
-from tests.fakes.services import RETIRED_410, VLM_PATH
+from fake_services.server import FakeServer, Recorded, Reply, Responder, json_reply
+from fake_services.services import RETIRED_410, VLM_PATH
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from tests.fakes.openai_wire import StreamSpec, chat_stream, role_event_count
-from tests.fakes.server import FakeServer, Recorded, Reply, Responder, json_reply, timed
+from fake_services.openai_wire import StreamSpec, chat_stream, role_event_count
+from fake_services.server import FakeServer, Recorded, Reply, Responder, json_reply, timed
 
 RETIRED_410 = {"error": {"code": "github_models_retirement_brownout",
                          "message": "GitHub Models has been retired."}}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -78,6 +79,13 @@ def timed(n_events: int, *, lead: int = 1, first_s: float = 0.0,
     times = [0.0] * lead + [first_s + i * interval_s for i in range(content)]
     last = times[-1] if times else 0.0
     return times + [last] * tail
+
+
+def free_port() -> int:
+    """A free loopback TCP port for a server started by a test or a benchmark."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class FakeServer:
