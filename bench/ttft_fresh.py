@@ -222,9 +222,10 @@ def steady_state(rounds: int) -> None:
                                    "interval_s": interval}
               for t, first, interval, n in engine_fanout.SCHEDULE}
     with fake_server_process({"models": models}) as env:
-        runs = asyncio.run(engine_fanout.rounds(Settings(env), rounds))
+        runs, floor = asyncio.run(engine_fanout.alternated(Settings(env), env, rounds))
         log = requests.get(env["OLLAMA_HOST"] + "/_fake/requests", timeout=10).json()
-    parts = engine_fanout.split_errors(runs, log)
+    parts = engine_fanout.split_errors(runs, log, stride=2)
+    bare = engine_fanout.split_errors(floor, log, stride=2, offset=1)["ttft_error"]
     values = parts["ttft_error"]
     print(f"steady state, {len(engine_fanout.SCHEDULE)} targets at once x {rounds} rounds "
           "(bench.engine_fanout):")
@@ -233,6 +234,8 @@ def steady_state(rounds: int) -> None:
     transit = parts["transit"]
     print(f"  of which request transit: p50 {percentile(transit, 0.5):.2f}, "
           f"p95 {percentile(transit, 0.95):.2f} ms")
+    print(f"  bare asyncio reader, the same 6 requests at once (bench.raw_fanout), alternated: "
+          f"p50 {percentile(bare, 0.5):.2f} ms, p95 {percentile(bare, 0.95):.2f} ms")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from playground.causes import explain_cut_off
+from playground.dispatch_gate import start_target, until_answered
 from playground.engine_limits import (configured_max_target_s, max_answer_chars,
                                       over_cap, positive_seconds)
 from playground.heap import RunHold
@@ -40,7 +41,6 @@ log = logging.getLogger("playground.engine")
 DEFAULT_TIMEOUT_S = 60.0
 # A 429 whose Retry-After is at most this long is retried once; longer ones fail at once.
 SHORT_RETRY_AFTER_S = 2.0
-DISPATCH_TURNS = 16
 
 
 
@@ -145,12 +145,12 @@ class Comparison:
         for index, provider in enumerate(ready):
             if self._stop_requested:
                 break
-            self._tasks.append(asyncio.create_task(self._run_target(index, provider, queue)))
-            # Give the new target a few loop turns to build and send its request before
-            # the next one starts: one SDK's request building (1-3 ms of CPU) must not
-            # land inside another target's TTFT. Costs microseconds when idle.
-            for _ in range(DISPATCH_TURNS):
-                await asyncio.sleep(0)
+            task, answered = start_target(self._run_target(index, provider, queue))
+            self._tasks.append(task)
+            # The next target starts once this one's request has its response headers
+            # (playground.dispatch_gate): one SDK's request work (1-3 ms of CPU) must not
+            # land inside another target's TTFT.
+            await until_answered(task, answered)
         return len(self._tasks)
 
     def _settle_undispatched(self) -> None:

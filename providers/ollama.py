@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from providers.answered import EVENT_HOOKS
 from providers.base import (ChatRequest, ConfigGap, Event, Finish, ModelEntry, Provider,
                             TextDelta, Usage)
 from providers.catalog import lookup
@@ -59,7 +60,9 @@ class OllamaProvider(Provider):
 
     def client(self) -> ollama.AsyncClient:
         if self._client is None:
-            self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(600, connect=10))
+            # The hook tells the engine when a request has its headers (providers.answered).
+            self._client = ollama.AsyncClient(host=self.host, event_hooks=EVENT_HOOKS,
+                                              timeout=httpx.Timeout(600, connect=10))
         return self._client
 
     async def prepare(self, model: str) -> None:

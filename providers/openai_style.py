@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import httpx2
 
+from providers.answered import EVENT_HOOKS
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.lazy import lazy_import
 from providers.warmup import preconnect, rehearsal_request, rehearse_openai
@@ -81,9 +82,12 @@ class OpenAIStyleProvider(Provider):
         """
         if self._client is None:
             key = (self.setting(self.key_var) if self.key_var else None) or "no-key"
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url, api_key=key, max_retries=0, timeout=SDK_TIMEOUT
-            )
+            # The SDK's own default client, plus the hook that tells the engine when a
+            # request has its response headers (providers.answered).
+            http = openai.DefaultAsyncHttpxClient(timeout=SDK_TIMEOUT, event_hooks=EVENT_HOOKS)
+            self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=key,
+                                              max_retries=0, timeout=SDK_TIMEOUT,
+                                              http_client=http)
         return self._client
 
     async def prepare(self, model: str) -> None:

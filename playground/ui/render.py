@@ -33,13 +33,20 @@ CHARTS = {
 }
 
 
+# The widest value each column shows, in characters (headers wrap at any character, so
+# their length does not count): numbers such as 12,345.6, "reported", "unsupported_input".
+_VALUE_CHARS = {"status": 7, "tokens_source": 11, "finish_reason": 7, "partial": 3,
+                "error_kind": 11, "error": 14}
+_NUMBER_CHARS = 7
+
+
 def column_widths(columns: Sequence[str] = TABLE_COLUMNS) -> list[str]:
     """Widths (percent of the table) for the page's table: the target (which wraps at
-    its hyphens) 18 %, the others by the length of their name, at least 9 characters'
-    worth so that a number such as 12,345.6 stays on one line; every column fits at
+    its hyphens) 16 %, the others by the widest value they show, so that a number such
+    as 1,234.5 or a source such as "reported" stays on one line; every column fits at
     1400 px."""
-    rest = [max(len(c), 9) for c in columns[1:]]
-    return ["18%", *[f"{82 * n / sum(rest):.1f}%" for n in rest]]
+    rest = [_VALUE_CHARS.get(c, _NUMBER_CHARS) + 2 for c in columns[1:]]  # + padding
+    return ["16%", *[f"{84 * n / sum(rest):.1f}%" for n in rest]]
 
 
 def _ms(value: float) -> str:
