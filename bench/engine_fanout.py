@@ -23,8 +23,8 @@ import asyncio
 import os
 import statistics
 import sys
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import requests
 

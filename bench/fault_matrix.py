@@ -15,13 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from providers.base import ChatRequest  # noqa: E402
-from providers.settings import Settings  # noqa: E402
+from bench.support import compare  # noqa: E402
 from fake_services.faults import FAULTS, ROUTES, inject  # noqa: E402
 from fake_services.server import FakeServer  # noqa: E402
 from fake_services.services import Behaviours, wire_all  # noqa: E402
-from bench.support import compare  # noqa: E402
-
+from providers.base import ChatRequest  # noqa: E402
+from providers.settings import Settings  # noqa: E402
 
 
 def cell(route: str, fault: str, timeout_s: float) -> tuple[str, bool]:

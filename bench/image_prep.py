@@ -27,11 +27,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import providers  # noqa: E402
+from fake_services.server import FakeServer  # noqa: E402
+from fake_services.services import Behaviours, wire_all  # noqa: E402
 from playground.engine import Comparison, ProviderPool  # noqa: E402
 from providers.base import ChatRequest, ImageInput  # noqa: E402
 from providers.settings import Settings  # noqa: E402
-from fake_services.server import FakeServer  # noqa: E402
-from fake_services.services import Behaviours, wire_all  # noqa: E402
 
 VLM = "nim:microsoft/phi-3-vision-128k-instruct"
 

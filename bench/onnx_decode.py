@@ -47,8 +47,8 @@ import onnxruntime_genai as og  # noqa: E402
 import providers  # noqa: E402
 from bench import onnx_worker_hooks  # noqa: E402
 from bench.support import REPO, percentile  # noqa: E402
-from providers.local import onnx_process, onnx_worker  # noqa: E402
 from providers.base import ChatRequest, Provider, TextDelta  # noqa: E402
+from providers.local import onnx_process, onnx_worker  # noqa: E402
 from providers.settings import Settings  # noqa: E402
 
 DEFAULT_MODEL = REPO / "build" / "bench-model"

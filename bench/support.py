@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import subprocess
 import sys
 import tempfile
-import asyncio
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 

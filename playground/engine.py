@@ -17,8 +17,7 @@ from typing import Any
 
 from playground.causes import explain_cut_off
 from playground.dispatch_gate import start_target, until_answered
-from playground.engine_limits import (configured_max_target_s, max_answer_chars,
-                                      over_cap, positive_seconds)
+from playground.engine_limits import configured_max_target_s, max_answer_chars, over_cap, positive_seconds
 from playground.heap import RunHold
 from playground.metrics import Recorder, TargetResult, warm_up
 from playground.pool import ProviderPool

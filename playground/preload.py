@@ -33,8 +33,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playground.local_models import (DownloadError, Progress, download, is_model_folder,
-                                     known_model, models_dir)
+from playground.local_models import (
+    DownloadError,
+    Progress,
+    download,
+    is_model_folder,
+    known_model,
+    models_dir,
+)
 from providers.settings import Settings
 
 PRELOAD_VAR = "PLAYGROUND_PRELOAD_MODELS"

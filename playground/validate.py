@@ -124,9 +124,11 @@ def image_problem(target: Target, n_images: int) -> str | None:
         return None
     limit = model.images_on(target.provider)
     if limit == 0:
-        return f"{target} ({model.name}) is a text-only model; remove the images or pick a vision model."
+        return (f"{target} ({model.name}) is a text-only model; remove the images or pick a "
+                "vision model.")
     if n_images > limit:
-        return f"{target} ({model.name}) takes at most {limit} image(s) per request here; {n_images} attached."
+        return (f"{target} ({model.name}) takes at most {limit} image(s) per request here; "
+                f"{n_images} attached.")
     return None
 
 

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 
 from providers.answered import EVENT_HOOKS
-from providers.base import (ChatRequest, ConfigGap, Event, Finish, ModelEntry, Provider,
-                            TextDelta, Usage)
+from providers.base import ChatRequest, ConfigGap, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
 from providers.errors import (
     BadResponseError,

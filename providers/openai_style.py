@@ -14,8 +14,6 @@ import httpx2
 
 from providers.answered import EVENT_HOOKS
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
-from providers.lazy import lazy_import
-from providers.warmup import preconnect, rehearsal_request, rehearse_openai
 from providers.errors import (
     BadResponseError,
     CutOffError,
@@ -24,6 +22,8 @@ from providers.errors import (
     connection_error,
     from_status,
 )
+from providers.lazy import lazy_import
+from providers.warmup import preconnect, rehearsal_request, rehearse_openai
 
 openai = lazy_import("openai")  # imported on first use: see providers.lazy
 # SDK-side timeouts are a backstop only: the engine enforces the user's timeout.

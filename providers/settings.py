@@ -2,8 +2,8 @@
 
 The one path for every variable, provider keys and the server's own ``PLAYGROUND_*``
 settings alike, for the web app and the CLI. Values are looked up in this order: session
-overrides (keys typed in the UI), the process environment, then ``.env``. Secret values are known by name so that the
-engine can redact them from anything it shows or stores.
+overrides (keys typed in the UI), the process environment, then ``.env``. Secret values
+are known by name so that the engine can redact them from anything it shows or stores.
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.registry import SPECS
-from providers.settings import Settings
 from fake_services.server import FakeServer
 from fake_services.services import Behaviours, wire_all
+from providers.registry import SPECS
+from providers.settings import Settings
 
 _real_connect = socket.socket.connect
 LOOPBACK = ("127.0.0.1", "::1", "localhost")

@@ -33,5 +33,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Lint and import order first (pyproject.toml): a finding fails the run before the tests.
+.venv/bin/ruff check .
+
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
 exec .venv/bin/python -m pytest "$@"

@@ -12,13 +12,13 @@ from typing import Any
 
 import yaml
 
-from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
+from fake_services.services import Behaviour, Behaviours
 from playground.scenarios.files import load_scenario
 from playground.scenarios.model import SCENARIOS_DIR
+from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
 from playground.scenarios.store import Store
 from providers.settings import Settings
 from tests.conftest import REPO
-from fake_services.services import Behaviour, Behaviours
 
 FIXTURE_MODELS = Path(REPO) / "tests" / "fixtures" / "models"
 PACKS = ("chinese-qa", "multilingual", "vision-chart", "vision-frames", "moe-agent", "long-context")

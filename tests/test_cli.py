@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from fake_services.server import FakeServer, json_reply
 from playground.metrics import RESULT_FIELDS
 from tests.conftest import REPO
-from fake_services.server import FakeServer, json_reply
 
 TARGETS = ["nim:microsoft/phi-3.5-mini-instruct", "ollama:phi3.5", "azure:Phi-3.5-mini-instruct"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from fake_services.services import KEYS, Behaviours, ollama_tags
 from playground.cli import main
 from playground.metrics import RESULT_FIELDS
 from playground.scenarios.reports import comparison_table
-from fake_services.services import KEYS, Behaviours, ollama_tags
 from tests.scenario_support import PACKS, answering, write_scenario
 from tests.test_cli import playground
 

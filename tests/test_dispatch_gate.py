@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-import providers
 import playground.dispatch_gate as gate
+import providers
 from playground.dispatch_gate import start_target, until_answered
 from providers.answered import notify_when_answered
 from providers.base import ChatRequest, TextDelta

@@ -9,12 +9,12 @@ import time
 import pytest
 
 import providers
-from playground.engine import Comparison, ProviderPool
-from providers.base import ChatRequest
-from providers.settings import Settings
 from fake_services.faults import inject
 from fake_services.server import FakeServer
 from fake_services.services import Behaviours
+from playground.engine import Comparison, ProviderPool
+from providers.base import ChatRequest
+from providers.settings import Settings
 from tests.support import compare
 
 # (target, first token after s, then one piece every s, pieces)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import ChatRequest
-from providers.settings import Settings
 from fake_services.faults import ROUTES, inject
 from fake_services.server import FakeServer
 from fake_services.services import Behaviours
+from providers.base import ChatRequest
+from providers.settings import Settings
 from tests.support import compare
 
 TIMEOUT_S = 1.0

@@ -12,12 +12,12 @@ import time
 from PIL import Image
 
 import providers
+from fake_services.server import FakeServer
 from playground.engine import Comparison, ProviderPool
-from providers.base import ChatRequest, ImageInput
 from providers import nim as nvidia_nim
+from providers.base import ChatRequest, ImageInput
 from providers.images import fit_base64
 from providers.nim import VLM_INLINE_LIMIT
-from fake_services.server import FakeServer
 
 VLM = "nim:microsoft/phi-3-vision-128k-instruct"
 

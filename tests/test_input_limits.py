@@ -12,8 +12,8 @@ import gradio as gr
 import pytest
 
 from fake_services.server import FakeServer
-from tests.test_cli import playground
 from tests.support import png
+from tests.test_cli import playground
 from tests.ui_support import form, handlers, run_compare
 
 VISION = "nim:microsoft/phi-3.5-vision-instruct"

@@ -14,6 +14,8 @@ import pytest
 import requests
 from gradio_client import Client
 
+from fake_services.server import FakeServer
+from fake_services.services import KEYS
 from playground.limits import ServerKeyBudget, client_address
 from playground.policy import Policy
 from playground.ui import layout
@@ -21,8 +23,6 @@ from playground.ui.scenarios_tab import ScenarioTab
 from playground.ui.session import Sessions
 from providers.errors import RateLimitError
 from providers.settings import Settings
-from fake_services.server import FakeServer
-from fake_services.services import KEYS
 from tests.ui_support import final_results, form, free_port, handlers, run_compare, session
 
 NIM = "nim:microsoft/phi-3.5-mini-instruct"

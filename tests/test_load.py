@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
+from fake_services import services
 from playground.policy import Policy
 from playground.ui import layout
 from playground.ui.handlers import N_SLOTS
-from providers.local import onnx as onnx_genai, onnx_process
+from providers.local import onnx as onnx_genai
+from providers.local import onnx_process
 from providers.settings import Settings
 from tests.conftest import REPO
-from fake_services import services
 from tests.ui_support import free_port
 
 pytestmark = [pytest.mark.slow,

@@ -10,8 +10,7 @@ import huggingface_hub.constants
 import pytest
 
 from playground.cli import main
-from playground.local_models import (KNOWN_MODELS, DownloadError, download, known_model,
-                                     local_models)
+from playground.local_models import KNOWN_MODELS, DownloadError, download, known_model, local_models
 from providers.base import ChatRequest
 from providers.catalog import PHI_MODELS
 from providers.local.onnx import OnnxGenAIProvider

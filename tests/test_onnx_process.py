@@ -19,15 +19,26 @@ import pytest
 import providers
 from bench.onnx_decode import watch_loop
 from playground.engine import Comparison, ProviderPool
-from providers.local import onnx as onnx_genai, onnx_process
 from providers.base import ChatRequest, Notice, TextDelta
 from providers.errors import BadResponseError
+from providers.local import onnx as onnx_genai
+from providers.local import onnx_process
 from tests import onnx_hooks
 from tests.conftest import run
 from tests.support import answers_at_once, collect, compare
-from tests.test_onnx_provider import (ANSWERS, MODELS, STORY, TEXT, VISION, WHITE,  # noqa: F401
-                                      fresh_cache, live_workers, onnx_settings, parts,
-                                      stop_after)
+from tests.test_onnx_provider import (  # noqa: F401
+    ANSWERS,
+    MODELS,
+    STORY,
+    TEXT,
+    VISION,
+    WHITE,
+    fresh_cache,
+    live_workers,
+    onnx_settings,
+    parts,
+    stop_after,
+)
 
 
 class TokenLog:

@@ -17,10 +17,10 @@ import onnxruntime_genai as og
 import pytest
 
 import providers
-from providers.local import onnx as onnx_genai, onnx_process, onnx_worker
 from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, Usage
-from providers.errors import (BadRequestError, NotFoundError, UnavailableError,
-                              UnsupportedInputError)
+from providers.errors import BadRequestError, NotFoundError, UnavailableError, UnsupportedInputError
+from providers.local import onnx as onnx_genai
+from providers.local import onnx_process, onnx_worker
 from providers.settings import Settings
 from tests import onnx_hooks
 from tests.conftest import REPO, run

@@ -10,6 +10,7 @@ import huggingface_hub.constants
 import pytest
 import requests
 
+from fake_services.services import wait_for
 from playground.local_models import known_model
 from playground.preload import current, requested, start_preload
 from playground.ui import layout
@@ -17,7 +18,6 @@ from providers.readiness import target_readiness
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fake_hub import online_hub
-from fake_services.services import wait_for
 from tests.ui_support import free_port
 
 TINY = Path(REPO) / "tests" / "fixtures" / "models" / "tiny-phi3"

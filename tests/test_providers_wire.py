@@ -9,10 +9,10 @@ import io
 import pytest
 from PIL import Image
 
-from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, Usage
-from providers.settings import Settings
 from fake_services.server import FakeServer
 from fake_services.services import KEYS, VLM_PATH, Behaviours, openai_chat
+from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, Usage
+from providers.settings import Settings
 from tests.support import collect, text_of
 
 PIECES = ["Phi", "-3.5", " says", " 你好", "，长沙", "。"]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fake_services.server import FakeServer, json_reply
+from fake_services.services import ollama_tags
 from providers import Target
 from providers.local.transformers import TransformersProvider
 from providers.readiness import (
@@ -20,8 +22,6 @@ from providers.readiness import (
     target_readiness,
 )
 from providers.settings import Settings
-from fake_services.server import FakeServer, json_reply
-from fake_services.services import ollama_tags
 
 
 def closed_port_url() -> str:

@@ -9,17 +9,16 @@ from pathlib import Path
 import pytest
 
 import providers
+from fake_services.server import FakeServer
+from fake_services.services import Behaviours
 from playground.engine import ProviderPool
+from playground.scenarios.files import load_scenario
 from playground.scenarios.reports import summarize
 from playground.scenarios.routing import resolve_routes
 from playground.scenarios.runner import RunOptions, ScenarioRun
-from playground.scenarios.files import load_scenario
 from playground.validate import InputError
 from providers.settings import Settings
-from fake_services.server import FakeServer
-from fake_services.services import Behaviours
-from tests.scenario_support import (PACKS, answering, by_key, onnx_models, run_scenario,
-                                    write_scenario)
+from tests.scenario_support import PACKS, answering, by_key, onnx_models, run_scenario, write_scenario
 
 NO_SERVER = "http://127.0.0.1:9"  # discard port: nothing listens
 
@@ -179,7 +178,8 @@ def test_local_targets_run_one_at_a_time_remote_ones_together(tmp_path: Path, fa
     for model in ("phi3.5", "phi3", "microsoft/phi-3.5-mini-instruct", "Phi-3.5-mini-instruct"):
         behaviours.set(model, pieces=[f" w{i}" for i in range(5)], first_s=0.15, interval_s=0.02)
     path = write_scenario(tmp_path, groups=[
-        {"name": "L1", "routes": ["ollama:phi3.5"]}, {"name": "R1", "routes": ["nim:microsoft/phi-3.5-mini-instruct"]},
+        {"name": "L1", "routes": ["ollama:phi3.5"]},
+        {"name": "R1", "routes": ["nim:microsoft/phi-3.5-mini-instruct"]},
         {"name": "L2", "routes": ["ollama:phi3"]}, {"name": "R2", "routes": ["azure:Phi-3.5-mini-instruct"]}])
 
     def spans(options: RunOptions) -> dict[str, tuple[float, float, str]]:

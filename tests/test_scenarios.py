@@ -124,7 +124,8 @@ def test_the_base_file_is_valid(tmp_path: Path) -> None:
     ("  - name: B", "  - name: A", "bad.yaml:1: group name 'A' is used twice"),
     ("title: Demo", "title: Demo\ntitle: Again", "bad.yaml:3: duplicate key 'title' (first at line 2)"),
     ("    prompt: Hello?", "    prompt: [Hello?", "bad.yaml:13: not valid YAML"),
-    ("      - contains: hi", "      - contains:", "bad.yaml:15: cases[0].checks[0]: 'contains:' needs a value"),
+    ("      - contains: hi", "      - contains:",
+     "bad.yaml:15: cases[0].checks[0]: 'contains:' needs a value"),
 ])
 def test_bad_files_give_located_errors(tmp_path: Path, old: str, new: str, expected: str) -> None:
     assert old in GOOD

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from fake_services.services import Behaviours
 from playground.scenarios.reports import summarize
 from playground.scenarios.store import Store
 from playground.ui import scenarios_handlers as handlers
 from playground.validate import InputError
 from providers.settings import Settings
-from fake_services.services import Behaviours
 from tests.scenario_support import PACKS, answering
 
 

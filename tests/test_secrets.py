@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from playground.logs import RedactingFilter
 from fake_services.server import FakeServer, json_reply
 from fake_services.services import KEYS
+from playground.logs import RedactingFilter
 from tests.test_cli import compare_args, playground
 
 TARGETS = ["nim:microsoft/phi-3.5-mini-instruct", "azure:Phi-3.5-mini-instruct",

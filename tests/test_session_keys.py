@@ -12,14 +12,14 @@ import logging
 import gradio as gr
 import pytest
 
+from fake_services.server import FakeServer
+from fake_services.services import KEYS, openai_chat
 from playground.logs import RedactingFilter
 from playground.policy import Policy
 from playground.scrub import AnswerScrubber
 from playground.ui.page import PageHandlers
 from playground.ui.session import Sessions
 from providers.settings import Settings
-from fake_services.server import FakeServer
-from fake_services.services import KEYS, openai_chat
 from tests.test_load import rss_mb
 from tests.ui_support import final_results, form, handlers, run_compare, session, shown
 
@@ -202,8 +202,8 @@ def test_closing_the_tab_ends_the_session(settings, monkeypatch) -> None:
     monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "0.5")
     from gradio_client import Client
 
-    from playground.ui import layout
     from fake_services.services import wait_for
+    from playground.ui import layout
     from tests.ui_support import free_port
 
     ended: list[str] = []

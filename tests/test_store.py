@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from playground.scenarios import store as store_module
+from fake_services.services import KEYS, Behaviours
 from playground.cli import main
 from playground.metrics import TargetResult
+from playground.scenarios import store as store_module
 from playground.scenarios.runner import RunRow
 from playground.scenarios.store import MIGRATIONS, Store, default_path
 from providers.settings import Settings
 from tests.conftest import REPO
-from fake_services.services import KEYS, Behaviours
 from tests.scenario_support import answering, run_scenario, write_scenario
 
 

@@ -9,14 +9,14 @@ from dataclasses import replace
 
 import pytest
 
-from playground.cli.compare import render
-from playground.metrics import RESULT_FIELDS
-from providers.base import ChatRequest
-from providers.settings import Settings
 from fake_services.faults import mid_stream
 from fake_services.openai_wire import DONE
 from fake_services.server import FakeServer, Recorded, Reply, Responder
 from fake_services.services import Behaviours, openai_chat, tokenize, wire_llamacpp
+from playground.cli.compare import render
+from playground.metrics import RESULT_FIELDS
+from providers.base import ChatRequest
+from providers.settings import Settings
 from tests.support import compare
 
 # 长沙是湖南的省会。 as the tiny Phi-3 streams it: 3 byte tokens per character, the first

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from playground.providers_report import providers_report
 import providers
-from providers.local import transformers as hf_transformers
+from playground.providers_report import providers_report
 from providers.base import ChatRequest, Finish, ImageInput, TextDelta, Usage
 from providers.errors import ConfigError, NotFoundError, UnavailableError, UnsupportedInputError
+from providers.local import transformers as hf_transformers
 from providers.settings import Settings
 from tests.conftest import REPO, run
 from tests.support import answers_at_once, collect, compare, text_of, wait_for_workers

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 import providers
+from fake_services.server import FakeServer
 from playground import heap
 from playground.engine import Comparison, ProviderPool
 from providers.base import ChatRequest
 from providers.nim import NimProvider
 from providers.ollama import OllamaProvider
-from fake_services.server import FakeServer
 from tests.support import compare
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import gradio as gr
 import huggingface_hub.constants
 import pytest
 
@@ -15,8 +14,8 @@ from playground.policy import Policy
 from playground.ui.local_panel import LocalPanel
 from playground.ui.session import Sessions
 from providers.settings import Settings
-from tests.test_local_models import MODEL, repo_files
 from tests.fake_hub import online_hub
+from tests.test_local_models import MODEL, repo_files
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
+from fake_services.services import KEYS
 from playground.policy import Policy
 from playground.ui import picker, readiness_view
 from playground.ui.handlers import RunHandlers
@@ -17,7 +18,6 @@ from playground.ui.session import Sessions
 from playground.ui.share import page_url, read_share, share_link
 from providers.settings import Settings
 from tests.conftest import REPO
-from fake_services.services import KEYS
 from tests.ui_support import final_results, form, run_compare
 
 NIM = "nim:microsoft/phi-3.5-mini-instruct"

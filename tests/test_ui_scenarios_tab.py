@@ -7,14 +7,13 @@ import asyncio
 from pathlib import Path
 
 import gradio as gr
-import pytest
 
+from fake_services.services import Behaviours
 from playground.policy import Policy
 from playground.ui.layout import build_demo
 from playground.ui.scenarios_tab import PUBLIC_MAX_REPEATS, ScenarioTab
 from playground.ui.session import Sessions
 from providers.settings import Settings
-from fake_services.services import Behaviours
 from tests.scenario_support import answering
 from tests.ui_support import free_port, session
 

@@ -7,8 +7,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from playground.scenarios.reports import REPORT_FORMATS
 from playground.scenarios.model import SCENARIOS_DIR
+from playground.scenarios.reports import REPORT_FORMATS
 from playground.validate import number_problems
 
 # What a history database that cannot be used raises: sqlite3 for a corrupt, truncated

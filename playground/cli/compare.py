@@ -22,7 +22,6 @@ from providers.images import load_image
 from providers.settings import Settings
 
 
-
 def compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", required=True, help="the user prompt")
     p.add_argument("--system", help="optional system prompt")

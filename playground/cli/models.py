@@ -10,7 +10,6 @@ from playground.local_models import DownloadError, download, known_model, local_
 from providers.settings import Settings
 
 
-
 def models_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="models_action", required=True)
     listing = sub.add_parser("list", help="known models and which are in ONNX_MODELS_DIR")
@@ -64,7 +63,7 @@ def _download(name: str, settings: Settings) -> int:
         print(f"\nDownload failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\nInterrupted: nothing looks like a model yet; run the same command to "
+        print("\nInterrupted: nothing looks like a model yet; run the same command to "
               "resume.", file=sys.stderr)
         return 130
     finally:

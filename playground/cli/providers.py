@@ -10,7 +10,6 @@ from playground.providers_report import models_report, providers_report, render_
 from providers.settings import Settings
 
 
-
 def providers_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--models", action="store_true",

@@ -19,19 +19,23 @@ from typing import Any, TextIO
 import pandas as pd
 from tqdm import tqdm
 
-from playground.cli.checks import (DATABASE_ERRORS, database_message, find_scenario,
-                                   out_problems, run_count_problems)
+from playground.cli.checks import (
+    DATABASE_ERRORS,
+    database_message,
+    find_scenario,
+    out_problems,
+    run_count_problems,
+)
 from playground.cli.tables import frame_text
 from playground.engine import ProviderPool
+from playground.scenarios.files import ScenarioFileError, load_all, load_scenario, scenario_files
+from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from playground.scenarios.reports import export, markdown, rows_frame, run_document, summarize
 from playground.scenarios.routing import resolve_routes
 from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
-from playground.scenarios.files import ScenarioFileError, load_all, load_scenario, scenario_files
-from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from playground.scenarios.store import Store, default_path
 from playground.validate import InputError
 from providers.settings import Settings
-
 
 
 def parse_overrides(specs: Sequence[str]) -> dict[str, list[str]]:

@@ -15,14 +15,29 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 import providers
 from playground.scenarios import checks
 from playground.scenarios.checks import CheckResult
-from playground.validate import (MAX_PROMPT_CHARS, MAX_REPEATS, MAX_TARGETS, MAX_TIMEOUT_S,
-                                 MAX_TOKENS, MAX_WARMUP, SEED_MAX)
+from playground.validate import (
+    MAX_PROMPT_CHARS,
+    MAX_REPEATS,
+    MAX_TARGETS,
+    MAX_TIMEOUT_S,
+    MAX_TOKENS,
+    MAX_WARMUP,
+    SEED_MAX,
+)
 from providers import Target
 from providers.errors import GITHUB_RETIREMENT_DATE, UnsupportedInputError
 from providers.images import load_image

@@ -21,8 +21,7 @@ from playground.validate import image_problem
 from providers import Target
 from providers.base import ImageInput
 from providers.catalog import lookup
-from providers.readiness import (INVALID, NOT_DOWNLOADED, RETIRED, SERVER_DOWN, Readiness,
-                                 target_readiness)
+from providers.readiness import INVALID, NOT_DOWNLOADED, RETIRED, SERVER_DOWN, Readiness, target_readiness
 
 
 @dataclass

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from playground.engine import Comparison, ProviderPool
 from playground.limits import ServerKeyBudget
 from playground.metrics import TargetResult
-from playground.scenarios.routing import RouteChoice, fit_images, refusal, resolve_routes, unready_kind
 from playground.scenarios.model import Case, Scenario, parse_route
+from playground.scenarios.routing import RouteChoice, fit_images, refusal, resolve_routes, unready_kind
 from playground.scenarios.rows import RunRow
 from playground.validate import InputError, check_request
 from providers import Target

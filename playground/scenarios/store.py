@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from playground.scenarios.checks import CheckResult
 from playground.metrics import TargetResult
+from playground.scenarios.checks import CheckResult
 from playground.scenarios.rows import RunRow
 from providers.errors import redact
 from providers.settings import Settings

@@ -20,7 +20,6 @@ from playground.metrics import TargetResult
 from playground.results import comparison_document, to_dataframe
 from providers.base import ChatRequest
 
-
 KEEP_S = 3600.0
 
 

@@ -19,8 +19,8 @@ import gradio as gr
 import pandas as pd
 
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison
-from playground.metrics import TargetResult
 from playground.limits import SlotLimiter, client_address
+from playground.metrics import TargetResult
 from playground.policy import SessionLimiter
 from playground.ui import readiness_view, render
 from playground.ui.attach import image_paths

@@ -18,8 +18,16 @@ import gradio as gr
 
 from playground.policy import Policy
 from playground.preload import start_preload
-from playground.ui import (attach, keyless, local_panel, preload_view, readiness_view, render,
-                           scenarios_tab, style)
+from playground.ui import (
+    attach,
+    keyless,
+    local_panel,
+    preload_view,
+    readiness_view,
+    render,
+    scenarios_tab,
+    style,
+)
 from playground.ui.fields import NumberField
 from playground.ui.handlers import N_SLOTS, CompareView, RunHandlers
 from playground.ui.page import PageHandlers

@@ -121,7 +121,7 @@ class PageHandlers:
         typed = {f.name: v.strip() for f, v in zip(self.fields, values) if v and v.strip()}
         merged = {**(keys or {}), **typed}
         try:
-            settings = self.sessions.settings_for(merged)
+            self.sessions.settings_for(merged)  # refuses keys that cannot be used
         except InputError as exc:
             raise gr.Error(render.problems_html(exc.problems), title="Not saved",
                            print_exception=False) from None

@@ -16,10 +16,17 @@ import gradio as gr
 
 import providers
 from playground import local_models
-from playground.ui import presets, preload_view
+from playground.ui import preload_view, presets
 from providers.catalog import PHI_MODELS
-from providers.readiness import (NEEDS_KEY, NOT_DOWNLOADED, RETIRED, SERVER_DOWN, Readiness,
-                                 provider_readiness, target_readiness)
+from providers.readiness import (
+    NEEDS_KEY,
+    NOT_DOWNLOADED,
+    RETIRED,
+    SERVER_DOWN,
+    Readiness,
+    provider_readiness,
+    target_readiness,
+)
 from providers.settings import Settings
 
 REFUSAL_HEAD = "Nothing was sent; these targets cannot run yet:"

@@ -21,11 +21,11 @@ import pandas as pd
 
 from playground.engine import ProviderPool
 from playground.limits import ServerKeyBudget
+from playground.scenarios.files import ScenarioFileError, load_all, load_scenario, scenario_files
+from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from playground.scenarios.reports import export, rows_frame, summarize
 from playground.scenarios.routing import resolve_routes
 from playground.scenarios.runner import RunOptions, ScenarioRun
-from playground.scenarios.files import ScenarioFileError, load_all, load_scenario, scenario_files
-from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from playground.scenarios.store import Store
 from playground.validate import InputError
 from providers.settings import Settings

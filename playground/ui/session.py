@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import providers
 from playground.limits import ServerKeyBudget
-from playground.pool import ProviderPool
 from playground.logs import install_redaction
 from playground.policy import Policy, session_settings
+from playground.pool import ProviderPool
 from playground.ui.live import LiveRun
 from providers.public import PUBLIC_FLAG
 from providers.settings import Settings

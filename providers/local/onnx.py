@@ -25,11 +25,11 @@ from typing import Any
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
-from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local import worker_protocol as wire
+from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local.onnx_process import WorkerProcess, provider_error, shutdown_all
-from providers.public import local_refusal, plain_name
 from providers.local.threaded import ModelCache
+from providers.public import local_refusal, plain_name
 
 CONFIG_FILE = "genai_config.json"
 PHI3V_IMAGE_TOKENS = 2600  # a phi3v image takes at most 2,509 tokens, plus its tag line

@@ -6,9 +6,10 @@ docstring says why the model runs in a process of its own).
 in the child (``app.py`` builds the whole Gradio demo at import). Importing the
 ``providers`` package costs no SDK (the registry is lazy), so the worker is an ordinary
 module; ``-P`` keeps the current folder off ``sys.path`` and ``PYTHONPATH`` names the
-repository, so it imports the same code as the parent. The two then talk over an authenticated ``multiprocessing.connection`` (framing, pickling) in
-the messages of :mod:`providers.local.worker_protocol`, requests multiplexed by id: one daemon
-thread per worker reads it and hands each reply to the event loop of the request it
+repository, so it imports the same code as the parent. The two then talk over an
+authenticated ``multiprocessing.connection`` (framing, pickling) in the messages of
+:mod:`providers.local.worker_protocol`, requests multiplexed by id: one daemon thread per
+worker reads it and hands each reply to the event loop of the request it
 belongs to (``call_soon_threadsafe``), so the event loop itself never waits on the worker.
 
 A worker ends when its stdin closes: :meth:`WorkerProcess.close`, and the app's exit in
@@ -37,9 +38,9 @@ from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import Any
 
+from providers.errors import BadResponseError, ProviderError, UnavailableError, error_class
 from providers.local import onnx_worker
 from providers.local import worker_protocol as wire
-from providers.errors import BadResponseError, ProviderError, UnavailableError, error_class
 
 WORKER_MODULE = onnx_worker.__name__  # providers.local.onnx_worker
 REPO_ROOT = Path(onnx_worker.__file__).resolve().parents[2]

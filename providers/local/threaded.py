@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-
 T = TypeVar("T")
 M = TypeVar("M")
 

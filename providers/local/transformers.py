@@ -25,9 +25,9 @@ from typing import Any
 
 from providers.base import ChatRequest, Event, Finish, Provider, TextDelta, Usage
 from providers.errors import NotFoundError, UnavailableError, UnsupportedInputError
-from providers.public import hub_id, local_refusal
 from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local.threaded import ModelCache, ThreadSink, stream_from_thread
+from providers.public import hub_id, local_refusal
 
 INSTALL = "pip install -r requirements-transformers.txt"
 # torch's OpenMP threads spin while idle by default. Here generation runs in a worker

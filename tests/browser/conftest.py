@@ -17,12 +17,12 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 
+from fake_services.server import FakeServer
+from fake_services.services import Behaviours, ollama_tags, wire_all
 from playground.ui.layout import build_demo, launch_options
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.fake_hub import FakeHub
-from fake_services.server import FakeServer
-from fake_services.services import Behaviours, ollama_tags, wire_all
 from tests.test_local_models import MODEL, repo_files
 from tests.ui_support import free_port
 

@@ -14,10 +14,10 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.browser.conftest import CHROMIUM_ARGS
-from tests.conftest import REPO
 from fake_services.server import FakeServer
 from fake_services.services import Behaviours, wire_all
+from tests.browser.conftest import CHROMIUM_ARGS
+from tests.conftest import REPO
 from tests.ui_support import free_port
 
 PRESET = "Phi-3-mini vs Phi-3.5-mini (Chinese) · NVIDIA NIM"

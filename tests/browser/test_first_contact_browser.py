@@ -10,7 +10,6 @@ fails when another element, such as a leftover status tracker, would take the cl
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.conftest import served
 from fake_services.server import FakeServer, Recorded, json_reply
 from fake_services.services import KEYS, Behaviours, wire_all
+from tests.browser.conftest import served
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
