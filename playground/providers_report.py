@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import providers
@@ -18,14 +19,12 @@ def providers_report(settings: Settings) -> list[dict[str, Any]]:
     """
     report = []
     for provider_id, cls in providers.PROVIDERS.items():
-        instance = cls(settings)
-        why_not = instance.not_ready_reason()
         found = provider_readiness(provider_id, settings)
         report.append({
             "id": provider_id,
             "title": cls.title,
-            "configured": not why_not,
-            "why_not": why_not,
+            "configured": found.configured,
+            "why_not": "" if found.configured else found.describe(),
             "ready": found.ready,
             "state": found.state,
             "message": found.message,
@@ -62,12 +61,13 @@ async def models_report(settings: Settings) -> dict[str, dict[str, Any]]:
 
     report: dict[str, dict[str, Any]] = {}
     for provider_id, cls in providers.PROVIDERS.items():
-        instance = cls(settings)
         entry: dict[str, Any] = {"catalog": [m.id for m in catalog_entries(provider_id)],
                                  "service": [], "error": None}
-        if why_not := instance.not_ready_reason():
-            entry["error"] = f"not configured: {why_not}"
+        found = await asyncio.to_thread(provider_readiness, provider_id, settings)
+        if not found.configured:
+            entry["error"] = f"not configured: {found.describe()}"
         else:
+            instance = cls(settings)
             try:
                 entry["service"] = [m.id for m in await instance.list_models()]
             except ProviderError as exc:

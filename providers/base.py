@@ -169,24 +169,13 @@ class Provider(ABC):
 
     def configuration_gap(self) -> ConfigGap | None:
         """What keeps this provider from running here (None when nothing does): the one
-        configuration check. :meth:`not_ready_reason`, :meth:`check_configured` and
-        :mod:`providers.readiness` only word it."""
+        configuration check. :meth:`check_configured` and :mod:`providers.readiness`
+        only word it."""
         if missing := self.missing_settings():
             return ConfigGap(settings=tuple(missing))
         if packages := self.missing_packages():
             return ConfigGap(packages=tuple(packages))
         return None
-
-    def not_ready_reason(self) -> str:
-        """Why this provider cannot run here, in a few words ("" when it can)."""
-        gap = self.configuration_gap()
-        if gap is None:
-            return ""
-        if gap.reason:
-            return gap.reason
-        if gap.settings:
-            return f"set {' and '.join(gap.settings)}"
-        return f"needs {' and '.join(gap.packages)}: {self.install_hint}"
 
     def check_configured(self) -> None:
         """Raise :class:`ConfigError` naming each missing variable or package."""

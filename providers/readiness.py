@@ -43,6 +43,9 @@ READY, NEEDS_KEY, NEEDS_PACKAGE = "ready", "needs_key", "needs_package"
 NOT_DOWNLOADED, SERVER_DOWN, RETIRED = "not_downloaded", "server_down", "retired"
 REFUSED, INVALID = "refused", "invalid"
 STATES = (READY, NEEDS_KEY, NEEDS_PACKAGE, NOT_DOWNLOADED, SERVER_DOWN, RETIRED, REFUSED, INVALID)
+# States in which a provider is not set up here (a variable, a package, or a public server's
+# refusal): nothing is sent to it, not even a request for its model list.
+UNCONFIGURED = (NEEDS_KEY, NEEDS_PACKAGE, REFUSED)
 PROBE_TIMEOUT_S = 0.5  # a local server answers in milliseconds; a page must not wait
 PROBE_TTL_S = 5.0  # one probe per address this often, however many pickers ask
 RETIRED_FIX = "use azure:, nim:, ollama:, onnx: or openai: instead"
@@ -67,9 +70,15 @@ class Readiness:
     def ready(self) -> bool:
         return self.state == READY
 
+    @property
+    def configured(self) -> bool:
+        """Whether the provider is set up here (see :data:`UNCONFIGURED`); a configured
+        provider may still be unable to run (server down, model not downloaded)."""
+        return self.state not in UNCONFIGURED
+
     def describe(self) -> str:
         """The message with its fix, as one line: ``message (fix)``."""
-        if self.state == NEEDS_KEY:  # the fix names the same variables again
+        if self.state == NEEDS_KEY and self.message.startswith("needs "):  # fix repeats them
             return f"{self.message} in the environment or .env"
         if self.state == RETIRED:  # the message names the routes that still work
             return self.message
@@ -138,7 +147,7 @@ def _configuration(name: str, instance: Provider) -> Readiness | None:
         return None
     if gap.settings:
         names = " and ".join(gap.settings)
-        return Readiness(name, NEEDS_KEY, f"needs {names}",
+        return Readiness(name, NEEDS_KEY, gap.reason or f"needs {names}",
                          f"set {names} in the environment or .env")
     return Readiness(name, NEEDS_PACKAGE, f"needs the {' and '.join(gap.packages)} "
                      "package(s)", instance.install_hint)
@@ -307,5 +316,5 @@ def _openai_server(instance: Provider) -> Readiness:
     return Readiness("openai", READY, "ready")
 
 
-__all__ = ["Readiness", "STATES", "clear_probe_cache", "provider_readiness", "refusal_message",
-           "same_ollama_model", "target_readiness"]
+__all__ = ["Readiness", "STATES", "UNCONFIGURED", "clear_probe_cache", "provider_readiness",
+           "refusal_message", "same_ollama_model", "target_readiness"]

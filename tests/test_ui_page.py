@@ -115,7 +115,7 @@ def test_onnx_folders_are_listed(settings) -> None:
 
 def test_unconfigured_provider_falls_back_to_the_catalog() -> None:
     options, note = asyncio.run(picker.model_options("nim", Settings.load(None, environ={})))
-    assert "not configured (set NVIDIA_API_KEY)" in note
+    assert "not configured (needs NVIDIA_API_KEY in the environment or .env)" in note
     assert "microsoft/phi-3.5-mini-instruct" in [v for _, v in options]
 
 

@@ -4,7 +4,6 @@ provider's models, merged from what the service lists and the curated Phi catalo
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import providers
 from playground.providers_report import providers_report
@@ -12,15 +11,10 @@ from playground.ui import readiness_view
 from providers.base import ModelEntry
 from providers.catalog import catalog_entries
 from providers.errors import ProviderError, redact
+from providers.readiness import provider_readiness
 from providers.settings import Settings
 
 LIST_TIMEOUT_S = 5.0
-
-
-def provider_state(entry: dict[str, Any]) -> str:
-    """``ready``, ``not configured: set X`` and the provider's status note, if any."""
-    state = "ready" if entry["configured"] else f"not configured: {entry['why_not']}"
-    return f"{state} ({entry['note']})" if entry["note"] else state
 
 
 def provider_options(settings: Settings) -> list[tuple[str, str]]:
@@ -46,8 +40,11 @@ async def listed_models(provider_id: str, settings: Settings,
     """What the service says it serves, and a note when it could not say (not
     configured, unreachable, or no list on this route)."""
     provider = providers.create(provider_id, settings)
-    if why_not := provider.not_ready_reason():
-        return [], f"{provider.title} is not configured ({why_not}); showing the Phi catalog."
+    # Off the event loop: the check may probe a local server (briefly, and cached).
+    found = await asyncio.to_thread(provider_readiness, provider_id, settings)
+    if not found.configured:
+        return [], f"{provider.title} is not configured ({found.describe()}); " \
+                   "showing the Phi catalog."
     try:
         async with asyncio.timeout(timeout_s):
             entries = await provider.list_models()
