@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from playground import engine_limits as limits
 from playground.causes import explain_cut_off
 from playground.dispatch_gate import start_target, until_answered
-from playground.engine_limits import configured_max_target_s, max_answer_chars, over_cap, positive_seconds
 from playground.heap import RunHold
 from playground.metrics import Recorder, TargetResult, warm_up
 from playground.pool import ProviderPool
+from playground.rate_limit import retry_notice, short_retry_wait
 from playground.scrub import AnswerScrubber
 from playground.token_counts import count_unreported_tokens
 from providers import Target
@@ -28,7 +29,6 @@ from providers.base import ChatRequest, Notice, Provider
 from providers.errors import (
     BadResponseError,
     ProviderError,
-    ProviderTimeoutError,
     RateLimitError,
     UnavailableError,
     redact,
@@ -38,10 +38,6 @@ from providers.settings import Settings
 log = logging.getLogger("playground.engine")
 
 DEFAULT_TIMEOUT_S = 60.0
-# A 429 whose Retry-After is at most this long is retried once; longer ones fail at once.
-SHORT_RETRY_AFTER_S = 2.0
-
-
 
 
 class Comparison:
@@ -50,8 +46,8 @@ class Comparison:
 
     ``timeout_s`` is an idle timeout per target: the longest wait for the next event
     (the first one includes connecting and the service's headers). ``max_target_s``
-    (default :func:`configured_max_target_s`) bounds a target's whole answer, retry included.
-    Both must be finite and above 0 (ValueError otherwise).
+    (default :func:`limits.configured_max_target_s`) bounds a target's whole answer,
+    retry included. Both must be finite and above 0 (ValueError otherwise).
     """
 
     def __init__(self, request: ChatRequest, targets: Sequence[Target], pool: ProviderPool,
@@ -62,9 +58,9 @@ class Comparison:
         self.requests = [replace(request, model=t.model) for t in self.targets]
         self.pool = pool
         self.settings = settings or pool.settings
-        self.timeout_s = positive_seconds("timeout_s", timeout_s)
-        self.max_target_s = positive_seconds(
-            "max_target_s", configured_max_target_s() if max_target_s is None else max_target_s)
+        self.timeout_s = limits.positive_seconds("timeout_s", timeout_s)
+        self.max_target_s = limits.positive_seconds("max_target_s", limits.configured_max_target_s()
+                                                    if max_target_s is None else max_target_s)
         self.results = [TargetResult(str(t), t.provider, t.model) for t in self.targets]
         self.wall_ms: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -232,15 +228,10 @@ class Comparison:
         try:
             await self._attempt(provider, request, recorder, changed, deadline)
         except RateLimitError as exc:
-            wait = exc.retry_after_s
-            # NaN from a hostile Retry-After fails every comparison, so it is checked
-            # as "not 0 <= wait <= short": asyncio.sleep(nan) would stall the loop.
-            if wait is None or not 0 <= wait <= SHORT_RETRY_AFTER_S or recorder.result.text:
+            if (wait := short_retry_wait(exc, recorder.result.text)) is None:
                 raise
-            # The service asked for a short pause: honour it once, then start the clock
-            # again for the request that is actually answered.
-            recorder.apply(Notice(f"{provider.title} asked to retry after {wait:g} s "
-                                  "(HTTP 429); retried once."), time.perf_counter())
+            # A short pause asked for: honour it once, then restart the clock for the retry.
+            recorder.apply(retry_notice(provider.title, wait), time.perf_counter())
             changed()
             await asyncio.sleep(wait)
             recorder.start(time.perf_counter())
@@ -253,7 +244,7 @@ class Comparison:
         Each wait is the idle timeout, or what is left before ``deadline`` if less."""
         events = provider.stream(request)
         overall = False
-        cap = max_answer_chars(request.max_tokens)
+        cap = limits.max_answer_chars(request.max_tokens)
         scrubber = AnswerScrubber(self.settings.secret_values())  # a key echoed back
         try:
             while True:
@@ -267,29 +258,24 @@ class Comparison:
                 except StopAsyncIteration:
                     break
                 event = scrubber.event(event)
-                cut = over_cap(event, len(recorder.result.text), cap)
+                cut = limits.over_cap(event, len(recorder.result.text), cap)
                 recorder.apply(event if cut is None else cut, time.perf_counter())
                 changed()
                 if cut is not None:
-                    raise BadResponseError(
-                        f"{provider.title} kept sending past {cap:,} "
-                        f"characters (max tokens: {request.max_tokens or 'not set'}); "
-                        "stopped reading.")
+                    raise limits.over_cap_error(provider.title, cap, request.max_tokens)
             recorder.result.text += scrubber.flush()  # held back: it was not a key
             recorder.finish(time.perf_counter())
         except TimeoutError:
-            self._fail(recorder, ProviderTimeoutError(
-                f"{provider.title} did not finish within {self.max_target_s:g} s "
-                "(PLAYGROUND_MAX_TARGET_S, timeout)." if overall else
-                f"{provider.title} sent nothing for {self.timeout_s:g} s (timeout)."))
+            self._fail(recorder, limits.timeout_error(provider.title, overall,
+                                                      self.max_target_s, self.timeout_s))
         except RateLimitError:
             raise
         except ProviderError as exc:
             self._fail(recorder, self._explained(exc, recorder, provider))
         except Exception as exc:  # a provider bug must not break the other targets
             log.exception("unexpected error from %s", provider.id)
-            self._fail(recorder, BadResponseError(
-                f"Unexpected {type(exc).__name__} from {provider.title}: {exc}"))
+            self._fail(recorder, BadResponseError(f"Unexpected {type(exc).__name__} "
+                                                  f"from {provider.title}: {exc}"))
         finally:
             await events.aclose()
 

@@ -1,5 +1,6 @@
-"""The engine's own bounds: the answer-size cap, the per-target overall deadline, and the
-check that no timeout it hands to asyncio is NaN, infinite or not above 0."""
+"""The engine's own bounds: the answer-size cap, the per-target overall deadline, the
+check that no timeout it hands to asyncio is NaN, infinite or not above 0, and the errors
+a target gets when it crosses one of them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 from collections.abc import Mapping
 
 from providers.base import Event, TextDelta
+from providers.errors import BadResponseError, ProviderTimeoutError
 from providers.settings import Settings
 
 log = logging.getLogger("playground.engine")
@@ -60,3 +62,20 @@ def over_cap(event: Event, kept: int, cap: int) -> TextDelta | None:
     if not isinstance(event, TextDelta) or kept + len(event.text) <= cap:
         return None
     return dataclasses.replace(event, text=event.text[:max(0, cap - kept)])
+
+
+def over_cap_error(provider_title: str, cap: int, max_tokens: int | None) -> BadResponseError:
+    """The error of a target that kept sending past ``cap`` characters."""
+    return BadResponseError(f"{provider_title} kept sending past {cap:,} characters "
+                            f"(max tokens: {max_tokens or 'not set'}); stopped reading.")
+
+
+def timeout_error(provider_title: str, overall: bool, max_target_s: float,
+                  idle_timeout_s: float) -> ProviderTimeoutError:
+    """The error of a target that ran out of time: its whole answer took longer than
+    ``max_target_s`` (``overall``), or it sent nothing for ``idle_timeout_s`` (seconds)."""
+    if overall:
+        return ProviderTimeoutError(f"{provider_title} did not finish within {max_target_s:g} s "
+                                    "(PLAYGROUND_MAX_TARGET_S, timeout).")
+    return ProviderTimeoutError(f"{provider_title} sent nothing for {idle_timeout_s:g} s "
+                                "(timeout).")
