@@ -3,10 +3,9 @@ and a Stop that ends every stream while the page can still show "stopped".
 
 The engine runs in a background task (the *pump*) that only marks which targets
 changed; :meth:`LiveRun.frames` wakes the page at most every ``pane_interval_s`` and
-sends the table less often. The browser falls seconds behind above about 20 updates
-per second with a table on this 2-core machine (measured with Gradio 6.31), so the throttle
-is what keeps a fast stream from slowing the page; the engine's timestamps are taken
-in the pump and never wait for rendering.
+sends the table less often (why, measured with Gradio 6.31, beside the other throttles:
+:mod:`providers.local.onnx_worker`); the engine's timestamps are taken in the pump and
+never wait for rendering.
 """
 
 from __future__ import annotations

@@ -12,6 +12,19 @@ The ``transformers`` runtime needs no process: torch releases the GIL in its ker
 in a thread (:mod:`providers.local.threaded`) the event loop keeps running (a 1 ms sleep
 overran by at most 1-5 ms while it generated, as when idle).
 
+Three throttles (the one telling of them; (1) and (2) never stack, one per runtime): (1)
+:class:`Outbox` here sends text over the pipe at most every ``MAX_LAG_S`` (20 ms) after the
+first: waking the parent for every token cost the 1.45 ms/token benchmark model 3 % of its
+speed on two cores at 5 ms, nothing measurable at 20 ms (bench/onnx_decode.py). (2)
+:class:`~providers.local.threaded.ThreadSink` does the same for ``transformers`` in a thread
+(5 ms): each hand-over waits for the event loop, and waking it for every token cost a fast
+model 10-20 % of its speed. These two stay apart: one crosses a pipe without waiting, the
+other hands over inside the process with back-pressure, each tuned on its own path. (3) The
+page (:mod:`playground.ui.live`) repaints panes at most every 50 ms and the table every
+250 ms: above about 20 updates a second the browser falls seconds behind. (1) and (2)
+send the first text at once (TTFT is never delayed); (3) acts after the engine has taken
+its timestamps, so it delays what a visitor sees, never what is measured.
+
 Started by :mod:`providers.local.onnx_process` as ``python -P -m
 providers.local.onnx_worker``, it imports the standard library,
 :mod:`providers.local.worker_protocol` and onnxruntime_genai (Pillow for images other than
@@ -49,7 +62,7 @@ from typing import Any
 from providers.local import worker_protocol as wire
 
 ADDRESS_TAG = "onnx-worker-address "
-MAX_LAG_S = 0.02  # see Outbox
+MAX_LAG_S = 0.02  # seconds; the throttles: the module docstring
 # Used only when a model folder ships no chat template ("Empty chat template").
 PHI3_TEMPLATE = ("{% for m in messages %}{{'<|' + m['role'] + '|>\n' + m['content'] + '<|end|>\n'}}"
                  "{% endfor %}{% if add_generation_prompt %}{{'<|assistant|>\n'}}{% endif %}")
@@ -221,10 +234,8 @@ def chat_prompt(lm: LoadedModel, system: str | None, prompt: str, images: int) -
 
 class Outbox:
     """One request's replies to the parent. Text goes at once until the first visible
-    text (the TTFT), then at most every ``MAX_LAG_S``, so a fast model does not wake the
-    parent for every token: every 5 ms cost the 1.45 ms/token benchmark model 3% of its
-    speed on two cores, every 20 ms nothing measurable (bench/onnx_decode.py). Slower
-    models send each token as it comes; the page repaints every 50 ms anyway."""
+    text (the TTFT), then at most every ``MAX_LAG_S`` (why: the module docstring); slower
+    models send each token as it comes."""
 
     def __init__(self, conn: Connection, send_lock: threading.Lock, rid: int) -> None:
         self._conn, self._send_lock, self._rid = conn, send_lock, rid

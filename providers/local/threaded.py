@@ -41,10 +41,10 @@ class ThreadSink(Generic[T]):
     """What a producer running in the worker thread talks to.
 
     Items are handed over in batches: the first item at once, then at most every
-    ``max_lag_s`` (every item, for producers slower than that), and each hand-over
+    ``max_lag_s`` seconds (every item, for producers slower than that), and each hand-over
     waits, without the GIL, until the event loop has taken the batch, so a producer never
-    runs far ahead of the event loop; waking the loop for every token of a fast model
-    costs it 10-20% of its speed on two cores.
+    runs far ahead of the event loop. Why this throttle: :mod:`providers.local.onnx_worker`
+    (the throttles, told once).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, max_lag_s: float = 0.005) -> None:
