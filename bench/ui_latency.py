@@ -34,6 +34,7 @@ from bench.support import fake_server_process, fake_url, percentile  # noqa: E40
 from fake_services.server import free_port  # noqa: E402
 
 PROVIDERS = ("nim", "azure", "ollama", "openai", "nim", "ollama")
+OLLAMA_LISTED = ("phi3.5", "phi3")  # what the fake Ollama lists (/api/tags)
 POLL_JS = """([panes, tokens]) => {
   // A MutationObserver notes the moment the page's DOM changes (cheaper and more exact
   // than polling, which would take CPU from the page it measures).
@@ -64,8 +65,13 @@ POLL_JS = """([panes, tokens]) => {
 
 def schedule(panes: int, tokens: int) -> list[tuple[str, float, float]]:
     """(target, first token s, interval s) per pane: different, known rates."""
-    return [(f"{PROVIDERS[i % len(PROVIDERS)]}:bench-{i}", 0.1 + 0.05 * i, 0.02 + 0.005 * i)
-            for i in range(panes)]
+    ollama = iter(OLLAMA_LISTED)  # the planner refuses an Ollama model the server lacks
+    plan = []
+    for i in range(panes):
+        provider = PROVIDERS[i % len(PROVIDERS)]
+        model = next(ollama) if provider == "ollama" else f"bench-{i}"
+        plan.append((f"{provider}:{model}", 0.1 + 0.05 * i, 0.02 + 0.005 * i))
+    return plan
 
 
 def behaviours(plan: list[tuple[str, float, float]], tokens: int) -> dict:
