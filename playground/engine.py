@@ -203,10 +203,10 @@ class Comparison:
 
     async def _run_target(self, index: int, provider: Provider | None,
                           queue: asyncio.Queue[int | None]) -> None:
-        target, recorder = self.targets[index], Recorder(self.results[index])
+        recorder = Recorder(self.results[index])
         try:
             if provider is not None:
-                await self._stream_target(target, provider, recorder,
+                await self._stream_target(index, provider, recorder,
                                           lambda: queue.put_nowait(index))
         except RateLimitError as exc:
             self._fail(recorder, exc)
@@ -216,9 +216,9 @@ class Comparison:
             queue.put_nowait(index)
             queue.put_nowait(None)
 
-    async def _stream_target(self, target: Target, provider: Provider, recorder: Recorder,
+    async def _stream_target(self, index: int, provider: Provider, recorder: Recorder,
                              changed: Callable[[], None]) -> None:
-        index = self.targets.index(target)
+        # By index, not by target: the same target may come twice with different requests.
         request, notes = self._requests.get(index, (self.requests[index], []))
         recorder.start(time.perf_counter())
         deadline = time.perf_counter() + self.max_target_s

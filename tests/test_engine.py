@@ -194,3 +194,22 @@ def test_stop_before_the_run_sends_nothing(server: FakeServer, settings) -> None
 
     assert asyncio.run(go()).results[0].status == "stopped"
     assert server.requests == []
+
+
+def test_each_pair_sends_its_own_request_even_for_the_same_target(server: FakeServer,
+                                                                  settings) -> None:
+    target = providers.parse_target("nim:microsoft/phi-3.5-mini-instruct")
+
+    async def go() -> list:
+        pool = ProviderPool(settings)
+        pairs = [(target, ChatRequest("", "first question")),
+                 (target, ChatRequest("", "second question"))]
+        try:
+            return await Comparison.of_pairs(pairs, pool, timeout_s=10).run()
+        finally:
+            await pool.aclose()
+
+    results = asyncio.run(go())
+    assert [r.status for r in results] == ["ok", "ok"]
+    sent = sorted(r.json["messages"][-1]["content"] for r in server.chat_requests())
+    assert sent == ["first question", "second question"]
