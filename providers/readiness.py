@@ -49,6 +49,7 @@ UNCONFIGURED = (NEEDS_KEY, NEEDS_PACKAGE, REFUSED)
 PROBE_TIMEOUT_S = 0.5  # a local server answers in milliseconds; a page must not wait
 PROBE_TTL_S = 5.0  # one probe per address this often, however many pickers ask
 RETIRED_FIX = "use azure:, nim:, ollama:, onnx: or openai: instead"
+REFUSAL_HEAD = "Nothing was sent; these targets cannot run yet:"
 
 
 @dataclass(frozen=True)
@@ -115,19 +116,18 @@ def target_readiness(target: str | Target, settings: Settings) -> Readiness:
     return Readiness(spec, found.state, found.message, found.fix)
 
 
+def refusal_lines(items: Iterable[Readiness],
+                  describe: Callable[[Readiness], str] = Readiness.describe) -> list[str]:
+    """``TARGET: what would make it runnable`` for each item that cannot run, each line
+    once; ``describe`` words an item (the web page adds its Settings tab)."""
+    return list(dict.fromkeys(f"{i.target}: {describe(i)}" for i in items if not i.ready))
+
+
 def refusal_message(items: Iterable[Readiness]) -> str:
     """One message naming each target that cannot run and what would make it runnable
     ("" when every item is ready). Identical lines are given once."""
-    lines: list[str] = []
-    for item in items:
-        if item.ready:
-            continue
-        line = f"{item.target}: {item.describe()}"
-        if line not in lines:
-            lines.append(line)
-    if not lines:
-        return ""
-    return "Nothing was sent; these targets cannot run yet:\n  " + "\n  ".join(lines)
+    lines = refusal_lines(items)
+    return f"{REFUSAL_HEAD}\n  " + "\n  ".join(lines) if lines else ""
 
 
 def _public_refusal(name: str, instance: Provider, model: str) -> Readiness | None:
@@ -316,5 +316,5 @@ def _openai_server(instance: Provider) -> Readiness:
     return Readiness("openai", READY, "ready")
 
 
-__all__ = ["Readiness", "STATES", "UNCONFIGURED", "clear_probe_cache", "provider_readiness",
-           "refusal_message", "same_ollama_model", "target_readiness"]
+__all__ = ["REFUSAL_HEAD", "Readiness", "STATES", "UNCONFIGURED", "clear_probe_cache", "provider_readiness",
+           "refusal_lines", "refusal_message", "same_ollama_model", "target_readiness"]

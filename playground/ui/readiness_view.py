@@ -21,15 +21,16 @@ from providers.catalog import PHI_MODELS
 from providers.readiness import (
     NEEDS_KEY,
     NOT_DOWNLOADED,
+    REFUSAL_HEAD,
     RETIRED,
     SERVER_DOWN,
     Readiness,
     provider_readiness,
+    refusal_lines,
     target_readiness,
 )
 from providers.settings import Settings
 
-REFUSAL_HEAD = "Nothing was sent; these targets cannot run yet:"
 SETTINGS_TAB = ", or in the Settings tab for this browser tab only"
 
 
@@ -136,9 +137,8 @@ def selected_markdown(selected: Sequence[str] | None, settings: Settings) -> str
 
 def refusal_html(items: Iterable[Readiness]) -> str:
     """One message (as HTML, for a toast) naming each target that cannot run and what
-    would make it runnable, each line once; "" when every item is ready (the web twin
-    of ``providers.readiness.refusal_message``, which the CLI prints)."""
-    lines = list(dict.fromkeys(f"{i.target}: {describe(i)}" for i in items if not i.ready))
+    would make it runnable, each line once; "" when every item is ready."""
+    lines = refusal_lines(items, describe)
     if not lines:
         return ""
     return "<br>".join(html.escape(line) for line in [REFUSAL_HEAD, *lines])
