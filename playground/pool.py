@@ -72,7 +72,7 @@ class ProviderPool:
     async def discard(self, settings: Settings) -> int:
         """Close and drop the instances built for ``settings`` (never the pool's own);
         returns how many were dropped."""
-        own = {self._key(p, self.settings) for p, _ in self._instances}
+        own = self._own_keys()
         keys = [k for k in self._instances
                 if k == self._key(k[0], settings) and k not in own]
         return await self._drop(keys)
@@ -81,11 +81,15 @@ class ProviderPool:
         """Close and drop instances built for other settings than the pool's own that
         nobody acquired since the previous sweep and nobody holds (so: idle for at least
         one sweep period); returns how many."""
-        own = {self._key(p, self.settings) for p, _ in self._instances}
+        own = self._own_keys()
         idle = [k for k, instance in self._instances.items()
                 if k not in own and k not in self._touched and id(instance) not in self._busy]
         self._touched.clear()
         return await self._drop(idle)
+
+    def _own_keys(self) -> set[tuple[str, str]]:
+        """The keys of instances built for the pool's own settings (never dropped)."""
+        return {self._key(provider_id, self.settings) for provider_id, _ in self._instances}
 
     async def _drop(self, keys: list[tuple[str, str]]) -> int:
         dropped = [(key, self._instances.pop(key)) for key in keys if key in self._instances]
