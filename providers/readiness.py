@@ -11,8 +11,11 @@ The rules, in order:
   the message names the routes that still work, never asks for a token.
 - ``needs_key``: a required variable (key, endpoint) has no value; the message names it.
 - ``needs_package``: an optional runtime is not installed (``transformers`` without torch).
-- ``server_down``: Ollama, or the OpenAI-compatible server, does not answer a quick probe
-  (:data:`PROBE_TIMEOUT_S`, cached :data:`PROBE_TTL_S` per address).
+- ``server_down``: Ollama, or the OpenAI-compatible server, refuses the connection or does
+  not answer a quick probe (:data:`PROBE_CONNECT_S` to connect, :data:`PROBE_TIMEOUT_S` to
+  answer, cached :data:`PROBE_TTL_S` per address). A server that answered within :data:`BUSY_GRACE_S` and is now only slow to
+  answer counts as busy, not down: a loaded classroom server (or an app whose own threads
+  are starved) must not have its comparisons refused.
 - ``not_downloaded``: Ollama lists its tags and the model is not among them
   (``ollama pull MODEL``), or an ONNX / Transformers model folder is missing
   (``python -m playground models download NAME`` for the models the playground knows).
@@ -46,8 +49,12 @@ STATES = (READY, NEEDS_KEY, NEEDS_PACKAGE, NOT_DOWNLOADED, SERVER_DOWN, RETIRED,
 # States in which a provider is not set up here (a variable, a package, or a public server's
 # refusal): nothing is sent to it, not even a request for its model list.
 UNCONFIGURED = (NEEDS_KEY, NEEDS_PACKAGE, REFUSED)
-PROBE_TIMEOUT_S = 0.5  # a local server answers in milliseconds; a page must not wait
+# Connecting is quick or refused on a machine that runs the server; answering can take a
+# loaded server (or this app, with its threads starved by a classroom) a few seconds.
+PROBE_CONNECT_S = 0.5  # seconds to connect
+PROBE_TIMEOUT_S = 2.0  # seconds to answer, once connected
 PROBE_TTL_S = 5.0  # one probe per address this often, however many pickers ask
+BUSY_GRACE_S = 60.0  # an answer this recent makes a later slow probe "busy", not "down"
 RETIRED_FIX = "use azure:, nim:, ollama:, onnx: or openai: instead"
 REFUSAL_HEAD = "Nothing was sent; these targets cannot run yet:"
 
@@ -214,9 +221,11 @@ class _Probe:
     up: bool
     detail: str = ""  # why it is down
     tags: tuple[str, ...] | None = None  # Ollama's model names, when it listed them
+    slow: bool = False  # connected, but no answer within the probe's timeout
 
 
 _CACHE: dict[str, tuple[float, _Probe]] = {}
+_LAST_ANSWER: dict[str, tuple[float, _Probe]] = {}  # url -> the last probe that got an answer
 _CACHE_LOCK = threading.Lock()
 
 
@@ -224,6 +233,7 @@ def clear_probe_cache() -> None:
     """Forget every cached probe (tests; a user who just started a server)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+        _LAST_ANSWER.clear()
 
 
 def _cached(url: str, probe: Callable[[], _Probe],
@@ -235,7 +245,12 @@ def _cached(url: str, probe: Callable[[], _Probe],
             return hit[1]
     result = probe()
     with _CACHE_LOCK:
-        _CACHE[url] = (clock(), result)
+        now = clock()
+        if result.up:
+            _LAST_ANSWER[url] = (now, result)
+        elif result.slow and url in _LAST_ANSWER and now - _LAST_ANSWER[url][0] < BUSY_GRACE_S:
+            result = _LAST_ANSWER[url][1]  # busy, not gone: keep what it last said
+        _CACHE[url] = (now, result)
     return result
 
 
@@ -248,15 +263,17 @@ def _http() -> httpx.Client:
     global _CLIENT
     with _CACHE_LOCK:
         if _CLIENT is None:
-            _CLIENT = httpx.Client(timeout=PROBE_TIMEOUT_S)
+            _CLIENT = httpx.Client(timeout=httpx.Timeout(PROBE_TIMEOUT_S, connect=PROBE_CONNECT_S))
         return _CLIENT
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[_Probe, httpx.Response | None]:
     try:
         response = _http().get(url, headers=headers)
-    except httpx.TimeoutException:
-        return _Probe(False, f"no answer within {PROBE_TIMEOUT_S:g} s"), None
+    except httpx.TimeoutException as exc:
+        if isinstance(exc, httpx.ConnectTimeout):
+            return _Probe(False, f"no answer within {PROBE_CONNECT_S:g} s"), None
+        return _Probe(False, f"no answer within {PROBE_TIMEOUT_S:g} s", slow=True), None
     except (httpx.HTTPError, OSError) as exc:
         return _Probe(False, type(exc).__name__), None
     return _Probe(True), response

@@ -13,9 +13,12 @@ from fake_services.services import ollama_tags
 from providers import Target
 from providers.local.transformers import TransformersProvider
 from providers.readiness import (
+    BUSY_GRACE_S,
+    PROBE_TIMEOUT_S,
     PROBE_TTL_S,
     Readiness,
     _cached,
+    _get,
     _Probe,
     provider_readiness,
     refusal_message,
@@ -92,7 +95,7 @@ def test_ollama_without_a_server_is_down() -> None:
 
 def test_ollama_that_never_answers_is_down_after_the_short_timeout(silent_url) -> None:
     found = target_readiness("ollama:phi3.5", Settings({"OLLAMA_HOST": silent_url}))
-    assert found.state == "server_down" and "0.5 s" in found.message
+    assert found.state == "server_down" and f"{PROBE_TIMEOUT_S:g} s" in found.message
 
 
 def test_ollama_lists_which_models_are_pulled(server: FakeServer) -> None:
@@ -128,6 +131,26 @@ def test_cached_probes_expire() -> None:
     now[0] += PROBE_TTL_S + 0.1
     _cached("http://cache.test/a", probe, clock=lambda: now[0])
     assert len(calls) == 2
+
+
+def test_a_server_that_answered_recently_and_is_now_slow_is_busy_not_down(silent_url) -> None:
+    # Under a classroom's load a probe can time out on a healthy server (or on an app whose
+    # own threads are starved): that must not refuse every comparison to it.
+    assert _get(f"{silent_url}/api/tags")[0].slow  # connected, no answer: slow
+    assert not _get(f"{closed_port_url()}/api/tags")[0].slow  # refused: down, not slow
+    now = [100.0]
+    answers = iter([_Probe(True, tags=("phi3.5",)), _Probe(False, "no answer within 0.5 s", slow=True),
+                    _Probe(False, "no answer within 0.5 s", slow=True), _Probe(False, "ConnectError")])
+
+    def probe_now() -> _Probe:
+        now[0] += PROBE_TTL_S + 0.1
+        return _cached("http://busy.test/api/tags", lambda: next(answers), clock=lambda: now[0])
+
+    assert probe_now() == _Probe(True, tags=("phi3.5",))
+    assert probe_now() == _Probe(True, tags=("phi3.5",))  # slow, answered 5 s ago: busy
+    now[0] += BUSY_GRACE_S
+    assert not probe_now().up  # slow, and no answer for a minute: down
+    assert probe_now().detail == "ConnectError"  # refused: down at once
 
 
 def test_ollama_that_cannot_list_is_up_but_unverified(server: FakeServer) -> None:
