@@ -41,11 +41,31 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
-class ChatRequest:
-    """One single-turn chat request, the same for every target of a comparison.
+class Turn:
+    """One earlier message of a conversation: the user's (text and images) or the answer
+    the same target gave (``assistant``; never images)."""
 
-    ``max_tokens`` counts generated tokens; ``temperature``/``top_p``/``seed`` are sent
-    only when set, so each service keeps its own defaults otherwise.
+    role: Literal["user", "assistant"]
+    text: str
+    images: tuple[ImageInput, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.role not in ("user", "assistant"):
+            raise ValueError(f"a turn's role is 'user' or 'assistant', not {self.role!r}")
+        if self.role == "assistant" and self.images:
+            raise ValueError("an answer carries no images")
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat request: a new user turn (``prompt`` and ``images``) after ``history``.
+
+    ``history`` holds the earlier turns of this target's own conversation, oldest first,
+    alternating user / assistant and starting with a user turn (empty for a first turn).
+    Each target of a comparison may get its own request (its own answers in its history,
+    its own system prompt and parameters). ``max_tokens`` counts generated tokens;
+    ``temperature``/``top_p``/``seed`` are sent only when set, so each service keeps its
+    own defaults otherwise.
     """
 
     model: str
@@ -56,6 +76,24 @@ class ChatRequest:
     temperature: float | None = None
     top_p: float | None = None
     seed: int | None = None
+    history: tuple[Turn, ...] = ()
+
+    def __post_init__(self) -> None:
+        for index, turn in enumerate(self.history):
+            expected = "user" if index % 2 == 0 else "assistant"
+            if turn.role != expected:
+                raise ValueError(f"history turn {index + 1} should be the {expected}'s, "
+                                 f"not the {turn.role}'s")
+        if len(self.history) % 2:
+            raise ValueError("the history ends with a user turn that has no answer")
+
+    def turns(self) -> tuple[Turn, ...]:
+        """Every turn to send, oldest first: the history, then the new user turn."""
+        return (*self.history, Turn("user", self.prompt, self.images))
+
+    def all_images(self) -> tuple[ImageInput, ...]:
+        """Every image in the conversation, in the order the turns carry them."""
+        return tuple(image for turn in self.turns() for image in turn.images)
 
 
 @dataclass(frozen=True)
