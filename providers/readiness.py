@@ -13,9 +13,10 @@ The rules, in order:
 - ``needs_package``: an optional runtime is not installed (``transformers`` without torch).
 - ``server_down``: Ollama, or the OpenAI-compatible server, refuses the connection or does
   not answer a quick probe (:data:`PROBE_CONNECT_S` to connect, :data:`PROBE_TIMEOUT_S` to
-  answer, cached :data:`PROBE_TTL_S` per address). A server that answered within :data:`BUSY_GRACE_S` and is now only slow to
-  answer counts as busy, not down: a loaded classroom server (or an app whose own threads
-  are starved) must not have its comparisons refused.
+  answer, cached :data:`PROBE_TTL_S` per address). A server that answered within
+  :data:`BUSY_GRACE_S` and is now only slow to answer counts as busy, not down: a loaded
+  classroom server (or an app whose own threads are starved) must not have its
+  comparisons refused.
 - ``not_downloaded``: Ollama lists its tags and the model is not among them
   (``ollama pull MODEL``), or an ONNX / Transformers model folder is missing
   (``python -m playground models download NAME`` for the models the playground knows).
