@@ -165,6 +165,19 @@ class Conversation:
     def start(cls, targets: list[str], shared: Params) -> Conversation:
         return cls([Pane(target) for target in targets], shared)
 
+    @classmethod
+    def first_turn(cls, request: ChatRequest, results: list[TargetResult],
+                   image_paths: list[str] | tuple[str, ...] = ()) -> Conversation:
+        """The conversation a comparison starts: ``request`` sent to every target, whose
+        ``results`` (in pane order) are each pane's first answer."""
+        shared = Params(request.system, request.max_tokens, request.temperature,
+                        request.top_p, request.seed)
+        conversation = cls.start([r.target for r in results], shared)
+        for index, result in enumerate(results):
+            conversation.record(index, Exchange(1, request.prompt, shared, result,
+                                                request.images, tuple(image_paths)))
+        return conversation
+
     def request(self, index: int, text: str, images: tuple[ImageInput, ...] = (), *,
                 retry: bool = False) -> ChatRequest:
         """Pane ``index``'s request for a new user turn (or, with ``retry``, for its last
@@ -191,10 +204,13 @@ class Conversation:
     def record(self, index: int, exchange: Exchange, *, retry: bool = False) -> None:
         """Add pane ``index``'s new turn, or replace its last one (``retry``)."""
         turns = self.panes[index].turns
+        number = turns[-1].number if retry and turns else \
+            (turns[-1].number + 1 if turns else 1)
+        exchange.result.turn = number  # the table's turn: this pane's own count
         if retry and turns:
-            turns[-1] = replace(exchange, number=turns[-1].number)
+            turns[-1] = replace(exchange, number=number)
         else:
-            turns.append(replace(exchange, number=len(turns) + 1))
+            turns.append(replace(exchange, number=number))
 
     def drop_oldest(self, index: int, count: int) -> int:
         """Forget pane ``index``'s ``count`` oldest turns that are sent (the user asked,
@@ -305,7 +321,7 @@ def _result_from(target: str, number: int, saved: Any, answer: str) -> TargetRes
                 or (isinstance(value, float) and not math.isfinite(value)):
             raise InputError([f"{target}: turn {number}'s {name} is not valid."])
         values[name] = value
-    return TargetResult(**values, text=answer)
+    return TargetResult(**values, turn=number, text=answer)
 
 
 def _image_from(target: str, number: int, data: Any) -> ImageInput:
