@@ -154,7 +154,7 @@ class Pane:
         return shared if self.synced else self.overrides
 
 
-@dataclass
+@dataclass(eq=False)  # one conversation is one object (the UI tracks which are answering)
 class Conversation:
     """Every pane's turns; ``shared`` are the parameters synced panes use."""
 
