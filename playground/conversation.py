@@ -30,7 +30,8 @@ The document (``to_document`` / ``from_document``; JSON, never keys)::
               "answer": "...",       # the text received (partial on stop / error)
               "result": {...},       # the engine's measurements: TargetResult.public()
                                      # without "text", plus "notices" and "details"
-              "in_history": true     # sent as history in the next turns (answer text)
+              "in_history": true     # sent in the next turns' history: false when no
+                                     # answer text arrived or the user dropped it
             }
           ]
         }
@@ -120,6 +121,7 @@ class Exchange:
     result: TargetResult
     images: tuple[ImageInput, ...] = ()
     image_paths: tuple[str, ...] = ()
+    dropped: bool = False  # left out of the history to fit a context (still shown)
 
     @property
     def answer(self) -> str:
@@ -127,8 +129,10 @@ class Exchange:
 
     @property
     def in_history(self) -> bool:
-        """Whether the next turns send this one (only when some answer text arrived)."""
-        return bool(self.result.text) and self.result.status not in ("waiting", "running")
+        """Whether the next turns send this one: some answer text arrived and the user
+        did not drop it to fit a context."""
+        return bool(self.result.text) and not self.dropped \
+            and self.result.status not in ("waiting", "running")
 
 
 @dataclass
@@ -213,16 +217,14 @@ class Conversation:
             turns.append(replace(exchange, number=number))
 
     def drop_oldest(self, index: int, count: int) -> int:
-        """Forget pane ``index``'s ``count`` oldest turns that are sent (the user asked,
-        to fit the model's context); returns how many went. Numbers stay as they were."""
-        pane, dropped = self.panes[index], 0
-        keep = []
-        for exchange in pane.turns:
+        """Stop sending pane ``index``'s ``count`` oldest turns that are sent (the user
+        asked, to fit the model's context); they stay in the pane, the table and the
+        document. Returns how many were dropped."""
+        dropped = 0
+        for exchange in self.panes[index].turns:
             if dropped < count and exchange.in_history:
+                exchange.dropped = True
                 dropped += 1
-                continue
-            keep.append(exchange)
-        pane.turns = keep
         return dropped
 
     def turns_done(self) -> int:
@@ -305,7 +307,8 @@ def _exchange_from(target: str, data: Any, number: int) -> Exchange:
         number = shown  # numbers stay as shown after the oldest turns were dropped
     return Exchange(number, text, Params.from_document(data.get("params", {})),
                     _result_from(target, number, data.get("result"), answer),
-                    tuple(_image_from(target, number, i) for i in images))
+                    tuple(_image_from(target, number, i) for i in images),
+                    dropped=data.get("in_history") is False and bool(answer))
 
 
 def _result_from(target: str, number: int, saved: Any, answer: str) -> TargetResult:

@@ -191,3 +191,26 @@ def test_unsyncing_a_pane_shows_its_settings_from_the_form() -> None:
     assert values == ["Be brief.", 64, 0.5, None, 3]
     hidden, *skipped = sync_view(True, "Be brief.", 64, 0.5, None, 3)
     assert hidden == {"__type__": "update", "visible": False} and skipped == [SKIP] * 5
+
+
+def test_a_history_too_long_for_the_context_is_said_and_dropped_on_request(
+        settings, server, behaviours) -> None:
+    small = "nim:microsoft/phi-3-mini-4k-instruct"  # a 4,096-token context (the catalog)
+    behaviours.set("microsoft/phi-3-mini-4k-instruct", pieces=["Noted."])
+    runs = handlers(settings)
+    turns = ConversationHandlers(runs)
+    conversation = start(runs, form([small], "a" * 7000))  # ~2,300 tokens, estimated
+    sent = len(server.chat_requests())
+    frames = turn_frames(runs, turns, conversation, "b" * 7000)
+    notice, drop, offer = frames[-1]["notice"]
+    assert len(server.chat_requests()) == sent  # nothing sent
+    assert "context holds 4,096" in notice["value"] and "oldest 1" in notice["value"]
+    assert drop == {"__type__": "update", "visible": True} and offer == {0: 1}
+    assert frames[-1]["box"] == SKIP  # the follow-up stays typed
+    kept, note, hidden, cleared = turns.drop_oldest(conversation, offer)
+    assert "dropped the oldest 1" in note["value"] and cleared == {}
+    frames = turn_frames(runs, turns, conversation, "b" * 7000)
+    messages = bodies(server, "/nim/v1/chat/completions")[-1]["messages"]
+    assert [m["content"][:1] for m in messages] == ["b"]  # turn 1 no longer sent
+    table = shown(frames)["table"]
+    assert list(table["turn"]) == [1, 2]  # still shown, numbers kept

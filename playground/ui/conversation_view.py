@@ -18,10 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-try:  # TODO(conv-ui): conv-core's context check is still work in progress
-    from playground import context_fit
-except ImportError:  # pragma: no cover
-    context_fit = None  # type: ignore[assignment]
+from playground import context_fit
 from playground.conversation import Conversation, Exchange
 from playground.engine import Comparison
 from playground.metrics import TargetResult
@@ -92,9 +89,11 @@ class ConversationHandlers:
                                                 .max_prompt_chars)
             pairs = [(index, _request(conversation, index, new)) for index in indexes]
             settings = await asyncio.to_thread(self._plan, conversation, pairs, shared[6])
-            fits = [] if context_fit is None else await context_fit.check_all(
+            # Before sending: a history too long for a target's context is said, with
+            # the offer to drop its oldest turns, never cut silently.
+            fits = await context_fit.check_all(
                 [(parse_target(conversation.panes[i].target), r) for i, r in pairs], settings)
-            if fits and (overflow := context_fit.overflow_problems(fits)):
+            if overflow := context_fit.overflow_problems(fits):
                 offer = {i: fit.drop_pairs for (i, _), fit in zip(pairs, fits)
                          if not fit.fits and fit.fits_after_drop and fit.drop_pairs}
                 yield [*[gr.skip()] * len(CompareView.empty().outputs()),
