@@ -35,7 +35,7 @@ CHARTS = {
 
 # The widest value each column shows, in characters (headers wrap at any character, so
 # their length does not count): numbers such as 12,345.6, "reported", "unsupported_input".
-_VALUE_CHARS = {"turn": 2, "status": 7, "tokens_source": 11, "finish_reason": 7, "partial": 3,
+_VALUE_CHARS = {"turn": 4, "status": 7, "tokens_source": 11, "finish_reason": 7, "partial": 3,
                 "error_kind": 11, "error": 14}
 _NUMBER_CHARS = 7
 
@@ -57,6 +57,8 @@ def status_line(result: TargetResult) -> str:
     """One Markdown line: target, then waiting / first token at N ms / done in N ms /
     error: message / stopped, followed by any notices from the provider."""
     head = f"**{html.escape(result.target)}**"
+    if result.turn > 1:  # a follow-up: which turn this line is about
+        head += f" · turn {result.turn}"
     state = _state(result)
     lines = [f"{head} · {state}"]
     lines += [f"note: {html.escape(note)}" for note in result.notices]
