@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import gradio as gr
@@ -58,16 +59,21 @@ class ConversationHandlers:
         """Send ``message`` (the follow-up box: text and images) to every pane
         (``pane`` -1) or to one; ``controls``: the shared parameters, the idle timeout,
         the session's keys, then each pane slot's :data:`PANE_INPUTS`."""
-        async for outputs in self._turn(request, conversation, pane, controls, message):
-            sent = outputs[-1] is not None
-            yield [*outputs[:-1], gr.update(value=None) if sent else gr.skip()]
+        # aclosing (each level): a closed page closes the streams at once.
+        async with aclosing(self._turn(request, conversation, pane, controls,
+                                       message)) as frames:
+            async for outputs in frames:
+                sent = outputs[-1] is not None
+                yield [*outputs[:-1], gr.update(value=None) if sent else gr.skip()]
 
     async def retry(self, request: gr.Request, conversation: Conversation | None, pane: Any,
                     *controls: Any) -> AsyncIterator[list[Any]]:
         """Ask the last turn again in every pane (``pane`` -1) or in one, with the pane's
         parameters as they are now; the new answer replaces the old one in its history."""
-        async for outputs in self._turn(request, conversation, pane, controls, None):
-            yield outputs[:-1]
+        async with aclosing(self._turn(request, conversation, pane, controls,
+                                       None)) as frames:
+            async for outputs in frames:
+                yield outputs[:-1]
 
     async def _turn(self, request: gr.Request | None, conversation: Conversation | None,
                     pane: Any, controls: Sequence[Any], message: Any
@@ -109,9 +115,10 @@ class ConversationHandlers:
                            print_exception=False) from None
         self._busy.add(conversation)
         try:
-            async for outputs in self._run(session, slot, conversation, pairs, new, timeout,
-                                           settings):
-                yield [*outputs, *_notice([], {}), True]
+            async with aclosing(self._run(session, slot, conversation, pairs, new, timeout,
+                                          settings)) as frames:
+                async for outputs in frames:
+                    yield [*outputs, *_notice([], {}), True]
         finally:
             self._busy.discard(conversation)
 
@@ -158,8 +165,10 @@ class ConversationHandlers:
             return view.outputs()
 
         first = _first_view(conversation, live, new, rows())
-        async for outputs in self.runs.stream(session, slot, comparison, first, frame_view):
-            yield outputs
+        async with aclosing(self.runs.stream(session, slot, comparison, first,
+                                             frame_view)) as frames:
+            async for outputs in frames:
+                yield outputs
 
     def drop_oldest(self, conversation: Conversation | None,
                     offer: dict[int, int] | None) -> list[Any]:
