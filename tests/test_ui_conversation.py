@@ -215,6 +215,7 @@ def test_a_history_too_long_for_the_context_is_said_and_dropped_on_request(
     assert [m["content"][:1] for m in messages] == ["b"]  # turn 1 no longer sent
     table = shown(frames)["table"]
     assert list(table["turn"]) == [1, 2]  # still shown, numbers kept
+    assert "no longer sent" in shown(frames)["chats"][0]["value"][1]["content"]
 
 
 def test_a_closed_page_stops_a_follow_up(settings, server, behaviours) -> None:

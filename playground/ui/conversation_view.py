@@ -254,14 +254,23 @@ def chat_messages(conversation: Conversation, index: int,
     for exchange in asked:
         messages += _user_messages(exchange.text, exchange.image_paths,
                                    len(exchange.images))
-        messages.append({"role": "assistant",
-                         "content": render.answer_text(exchange.result)})
+        messages.append({"role": "assistant", "content": _answer_shown(exchange)})
     if new is not None:
         messages += _user_messages(new.text, new.paths, len(new.images))
     elif turns:
         last = turns[-1]
         messages += _user_messages(last.text, last.image_paths, len(last.images))
     return messages
+
+
+def _answer_shown(exchange: Exchange) -> str:
+    """An earlier answer, saying when the next turns do not send it (never silently)."""
+    text = render.answer_text(exchange.result)
+    if exchange.dropped:
+        return f"{text}\n\n*(dropped to fit the context: no longer sent)*"
+    if not exchange.in_history:
+        return f"{text}\n\n*(no answer text: this turn is not sent again)*"
+    return text
 
 
 def _user_messages(text: str, paths: Sequence[str], images: int) -> list[dict[str, Any]]:
