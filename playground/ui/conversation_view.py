@@ -81,8 +81,9 @@ class ConversationHandlers:
         """One turn; each list ends with a marker (not an output): None until sent."""
         session, retry = session_key(request), message is None
         try:
+            if conversation is None:
+                raise InputError(["No conversation yet: run a comparison first."])
             indexes = panes_of(conversation, pane)
-            assert conversation is not None
             if conversation in self._busy:
                 raise InputError(["This conversation is still answering: wait for it "
                                   "or press Stop."])
