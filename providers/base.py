@@ -10,6 +10,7 @@ the engine (``playground.engine``), never here.
 from __future__ import annotations
 
 import base64
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -17,8 +18,8 @@ from typing import ClassVar, Literal, Union
 
 from providers.errors import ConfigError
 from providers.public import is_public
-from providers.registry import SPECS
-from providers.settings import EnvVar, Settings
+from providers.settings import Settings
+from providers.spec import EnvVar, ProviderSpec
 
 TokensSource = Literal["reported", "counted", "estimated"]
 
@@ -65,7 +66,9 @@ class ChatRequest:
     Each target of a comparison may get its own request (its own answers in its history,
     its own system prompt and parameters). ``max_tokens`` counts generated tokens;
     ``temperature``/``top_p``/``seed`` are sent only when set, so each service keeps its
-    own defaults otherwise.
+    own defaults otherwise. ``first_turn`` is the conversation turn (1-based) that
+    ``history`` starts with: above 1 once the oldest turns were dropped to fit a context
+    window (:mod:`playground.context_fit`), so the turn numbers shown stay the same.
     """
 
     model: str
@@ -77,8 +80,11 @@ class ChatRequest:
     top_p: float | None = None
     seed: int | None = None
     history: tuple[Turn, ...] = ()
+    first_turn: int = 1
 
     def __post_init__(self) -> None:
+        if self.first_turn < 1:
+            raise ValueError(f"first_turn is 1-based, not {self.first_turn}")
         for index, turn in enumerate(self.history):
             expected = "user" if index % 2 == 0 else "assistant"
             if turn.role != expected:
@@ -168,11 +174,11 @@ class ConfigGap:
 class Provider(ABC):
     """Base class of every provider module.
 
-    Subclasses declare ``id`` and implement :meth:`stream`. A class whose ``id`` is in
-    :data:`providers.registry.SPECS` takes ``title``, ``env`` (the variables it reads),
-    ``local`` (runs on this machine's CPU) and ``status_note`` from there, so what the
-    registry says without importing it and what the class does cannot drift; any
-    other subclass (tests) declares them itself.
+    Subclasses declare ``id`` and implement :meth:`stream`. A class whose module's
+    ``SPEC`` (:class:`~providers.spec.ProviderSpec`) has its ``id`` takes ``title``,
+    ``env`` (the variables it reads), ``local`` (runs on this machine's CPU) and
+    ``status_note`` from there, so what the registry reads before the provider is used
+    and what the class does cannot drift; any other subclass (tests) declares them itself.
     """
 
     id: ClassVar[str]
@@ -184,8 +190,8 @@ class Provider(ABC):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        spec = SPECS.get(cls.__dict__.get("id", ""))
-        if spec is not None:
+        spec = getattr(sys.modules.get(cls.__module__), "SPEC", None)
+        if isinstance(spec, ProviderSpec) and spec.id == cls.__dict__.get("id"):
             cls.title, cls.env, cls.local = spec.title, spec.env, spec.local
             cls.status_note = spec.status_note
 

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import httpx
-
 from providers.answered import EVENT_HOOKS
 from providers.base import ChatRequest, ConfigGap, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
@@ -25,9 +23,17 @@ from providers.errors import (
     server_message,
 )
 from providers.lazy import lazy_import
+from providers.spec import EnvVar, ProviderSpec
 from providers.warmup import preconnect, rehearsal_request, rehearse_ollama
 
-ollama = lazy_import("ollama")  # first use: providers.lazy
+httpx, ollama = lazy_import("httpx"), lazy_import("ollama")  # first use: providers.lazy
+
+SPEC = ProviderSpec(
+    "ollama", "Ollama", "OllamaProvider", local=True,
+    env=(EnvVar("OLLAMA_HOST", "where Ollama listens", default="http://127.0.0.1:11434"),),
+    route_hint="local Ollama",
+    service="Ollama, native `/api/chat` (exact server counters)",
+    sdk="`ollama`", needs="a running `ollama serve`")
 
 NS_PER_MS = 1_000_000
 PUBLIC_REFUSAL = "Ollama is not offered on this public server: its owner did not set OLLAMA_HOST."
@@ -151,15 +157,17 @@ def ollama_options(request: ChatRequest) -> dict[str, Any]:
 
 
 def ollama_messages(request: ChatRequest) -> list[dict[str, Any]]:
-    """Messages; images go in the user message's ``images`` (bare base64 on the wire)."""
+    """The system message, then every turn oldest first; a user turn's images go in
+    that message's ``images`` (bare base64 on the wire)."""
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    user: dict[str, Any] = {"role": "user", "content": request.prompt}
-    if request.images:
-        # Raw bytes: the SDK base64-encodes them (a str would be probed as a file path).
-        user["images"] = [image.data for image in request.images]
-    messages.append(user)
+    for turn in request.turns():
+        message: dict[str, Any] = {"role": turn.role, "content": turn.text}
+        if turn.images:
+            # Raw bytes: the SDK base64-encodes them (a str would be probed as a file path).
+            message["images"] = [image.data for image in turn.images]
+        messages.append(message)
     return messages
 
 

@@ -30,6 +30,18 @@ from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local.onnx_process import WorkerProcess, provider_error, shutdown_all
 from providers.local.threaded import ModelCache
 from providers.public import local_refusal, plain_name
+from providers.spec import EnvVar, ProviderSpec
+
+SPEC = ProviderSpec(
+    "onnx", "ONNX Runtime GenAI", "OnnxGenAIProvider", local=True,
+    env=(EnvVar("ONNX_MODELS_DIR", "folder holding one sub-folder per ONNX model",
+                default="./models"),
+         EnvVar("ONNX_MAX_LOADED", "most ONNX models kept loaded at once", default="2")),
+    route_hint="local ONNX Runtime GenAI",
+    service="ONNX Runtime GenAI in-process: Phi-3/3.5 CPU int4, text and vision; exact "
+            "token counts from ids",
+    sdk="`onnxruntime-genai`",
+    needs="a model folder (`python -m playground models download NAME`)")
 
 CONFIG_FILE = "genai_config.json"
 PHI3V_IMAGE_TOKENS = 2600  # a phi3v image takes at most 2,509 tokens, plus its tag line
@@ -131,7 +143,7 @@ class OnnxGenAIProvider(Provider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         path = self.resolve(request.model)
-        if request.images and not is_vision(read_config(path)):
+        if request.all_images() and not is_vision(read_config(path)):
             raise UnsupportedInputError(f"onnx:{request.model} is a text-only model: remove the "
                                         "images or pick a vision model.", provider=self.id)
         details: dict[str, float] = {}
@@ -209,10 +221,13 @@ class OnnxGenAIProvider(Provider):
 
 
 def generate_message(request: ChatRequest) -> wire.Generate:
-    """The worker's message for ``request`` (its request id is set when sent)."""
+    """The worker's message for ``request``, the whole conversation (its request id is
+    set when sent)."""
+    history = tuple((turn.role, turn.text, len(turn.images)) for turn in request.history)
     return wire.Generate(0, request.prompt, request.system, request.max_tokens,
                          request.temperature, request.top_p, request.seed,
-                         tuple((image.data, image.name) for image in request.images))
+                         tuple((image.data, image.name) for image in request.all_images()),
+                         history)
 
 
 def loaded(name: str, load_ms: float, model_ms: float, details: dict[str, float],

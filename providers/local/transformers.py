@@ -28,6 +28,19 @@ from providers.errors import NotFoundError, UnavailableError, UnsupportedInputEr
 from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local.threaded import ModelCache, ThreadSink, stream_from_thread
 from providers.public import hub_id, local_refusal
+from providers.spec import EnvVar, ProviderSpec
+
+SPEC = ProviderSpec(
+    "transformers", "Hugging Face Transformers", "TransformersProvider", local=True,
+    status_note="optional extra, CPU torch",
+    env=(EnvVar("TRANSFORMERS_MAX_LOADED", "most Transformers models kept loaded at once",
+                default="1"),),
+    # Not offered as a working route: it is an optional extra most installs lack.
+    working=False,
+    service="Hugging Face Transformers in-process (optional extra, CPU torch); exact "
+            "token counts; images through the model's processor",
+    sdk="`transformers` + `torch` (`pip install -r requirements-transformers.txt`)",
+    needs="a local model folder (or a Hub id already in the Hugging Face cache)")
 
 INSTALL = "pip install -r requirements-transformers.txt"
 # torch's OpenMP threads spin while idle by default. Here generation runs in a worker
@@ -126,7 +139,7 @@ class TransformersProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         key, load = self.loader(request.model)
         folder = Path(load.args[0])  # the folder loaded (a public server's: the cache's)
-        if request.images and _quietly(folder.is_dir) and not any(
+        if request.all_images() and _quietly(folder.is_dir) and not any(
                 _quietly((folder / name).is_file) for name in PROCESSOR_FILES):
             raise no_images(request.model)
         details: dict[str, float] = {}
@@ -144,7 +157,7 @@ class TransformersProvider(Provider):
             if load_ms is not None:
                 details["load_ms"] = load_ms
                 sink.emit(load_notice(hf.name, load_ms, in_run=True))
-            if request.images and hf.processor is None:
+            if request.all_images() and hf.processor is None:
                 raise no_images(request.model)
             run_generate(hf, request, details, sink)
 
@@ -203,22 +216,25 @@ def run_generate(hf: HFModel, request: ChatRequest, details: dict[str, float],
 
 
 def model_inputs(hf: HFModel, request: ChatRequest) -> Any:
-    """input_ids (+ pixel values) from the model's chat template."""
+    """input_ids (+ pixel values) from the model's chat template over the whole
+    conversation: system, every earlier turn, the new user turn; a vision model's
+    images go in the turns that had them."""
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
     if hf.processor is None:
-        messages.append({"role": "user", "content": request.prompt})
+        messages += [{"role": turn.role, "content": turn.text} for turn in request.turns()]
         return hf.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                                 return_dict=True, return_tensors="pt")
     from PIL import Image
 
-    content = [{"type": "image"} for _ in request.images] + [{"type": "text",
-                                                              "text": request.prompt}]
-    messages.append({"role": "user", "content": content})
+    for turn in request.turns():
+        content = [{"type": "image"} for _ in turn.images] + [{"type": "text",
+                                                               "text": turn.text}]
+        messages.append({"role": turn.role, "content": content})
     text = hf.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     try:
-        images = [Image.open(io.BytesIO(i.data)).convert("RGB") for i in request.images]
+        images = [Image.open(io.BytesIO(i.data)).convert("RGB") for i in request.all_images()]
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedInputError(f"An image cannot be decoded ({exc}).",
                                     provider="transformers") from exc
