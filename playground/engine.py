@@ -19,7 +19,7 @@ from playground import engine_limits as limits
 from playground.causes import explain_cut_off
 from playground.dispatch_gate import start_target, until_answered
 from playground.heap import RunHold
-from playground.metrics import Recorder, TargetResult, warm_up
+from playground.metrics import Recorder, TargetResult, turn_of, warm_up
 from playground.pool import ProviderPool
 from playground.rate_limit import retry_notice, short_retry_wait
 from playground.scrub import AnswerScrubber
@@ -61,7 +61,8 @@ class Comparison:
         self.timeout_s = limits.positive_seconds("timeout_s", timeout_s)
         self.max_target_s = limits.positive_seconds("max_target_s", limits.configured_max_target_s()
                                                     if max_target_s is None else max_target_s)
-        self.results = [TargetResult(str(t), t.provider, t.model) for t in self.targets]
+        self.results = [TargetResult(str(t), t.provider, t.model, turn_of(request))
+                        for t in self.targets]
         self.wall_ms: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._preparing: asyncio.Task[list[Provider | None]] | None = None
@@ -80,6 +81,8 @@ class Comparison:
         comparison = cls(ChatRequest("", ""), [target for target, _ in pairs], pool, **options)
         comparison.requests = [replace(request, model=target.model)
                                for target, request in pairs]
+        for result, (_, request) in zip(comparison.results, pairs):
+            result.turn = turn_of(request)
         return comparison
 
     async def run(self) -> list[TargetResult]:

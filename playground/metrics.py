@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from providers.base import Event, Finish, Notice, TextDelta, Usage
+from providers.base import ChatRequest, Event, Finish, Notice, TextDelta, Usage
 from providers.errors import ProviderError
 
 # Fields of the public result contract (CLI JSON, CSV, UI table), in order.
 RESULT_FIELDS = (
-    "target", "provider", "model", "status", "error_kind", "error", "text", "ttft_ms",
+    "target", "turn", "provider", "model", "status", "error_kind", "error", "text", "ttft_ms",
     "total_ms", "prompt_tokens", "completion_tokens", "tokens_source",
     "decode_tokens_per_s", "itl_p50_ms", "itl_p95_ms", "chars_per_s", "finish_reason",
 )
@@ -42,12 +42,15 @@ EMPTY_ANSWER = "empty answer: the server finished ({reason}) without sending any
 class TargetResult:
     """Everything measured for one target of one comparison.
 
-    ``status`` moves waiting -> running -> ok | error | stopped.
+    ``status`` moves waiting -> running -> ok | error | stopped. ``turn`` is the
+    conversation turn this answer belongs to (1-based: 1 for a first prompt, n + 1
+    after n earlier question/answer pairs).
     """
 
     target: str
     provider: str
     model: str
+    turn: int = 1
     status: str = "waiting"
     error_kind: str | None = None
     error: str | None = None
@@ -88,6 +91,11 @@ class TargetResult:
         del data["gaps_ms"]
         data["usage"] = None if self.usage is None else asdict(self.usage)
         return data
+
+
+def turn_of(request: ChatRequest) -> int:
+    """The 1-based turn ``request`` asks: one more than its earlier question/answer pairs."""
+    return len(request.history) // 2 + 1
 
 
 class Recorder:
