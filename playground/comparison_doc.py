@@ -1,14 +1,15 @@
-"""A saved comparison as a JSON document, and a tolerant reader of one.
+"""A saved comparison: the Compare tab's conversation document
+(``playground.conversation``, format ``slm-playground/conversation``) plus when it was
+saved, and a tolerant reader of one for the exports.
 
-The document (``FORMAT``, ``VERSION``) holds every pane (one per target) with its turns:
-the user's words, the images described (name, type, size), the parameters that turn was
-sent with, and the engine's result (answer text, metrics, notices). It never holds a
-key: :func:`scrubbed` replaces every secret value in every string before it is stored
-or exported.
+The document holds every pane (one per target) with its turns: the user's words and
+images, the parameters the turn was sent with, the answer and the engine's measurements.
+It never holds a key: :func:`scrubbed` replaces every secret value in every string
+before it is stored or exported.
 
-The reader (:func:`panes`) accepts the conversation document of the Compare tab and the
-single-turn document :func:`from_record` builds; fields it does not know are ignored and
-wrong types are read as missing, so a damaged file shows what it can instead of failing.
+The reader (:func:`panes`) ignores fields it does not know and reads wrong types as
+missing, so a damaged file shows what it can instead of failing; a document to continue
+from is checked strictly by ``Conversation.from_document``.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from playground import conversation
+from playground.conversation import Conversation, Exchange, Params
 from playground.metrics import TargetResult
-from playground.results import comparison_document
 from providers.errors import redact
 
-FORMAT = "slm-playground/comparison"
-VERSION = 1
+FORMAT = conversation.FORMAT
+VERSION = conversation.VERSION
 TITLE_CHARS = 80
-# Request parameters a turn may carry (per-pane overrides use the same names).
-PARAMETERS = ("system", "max_tokens", "temperature", "top_p", "seed", "timeout_s")
+PARAMETERS = conversation.PARAM_NAMES
 # Metrics shown in tables and charts, in order (TargetResult's public names).
 METRICS = ("ttft_ms", "total_ms", "prompt_tokens", "completion_tokens", "tokens_source",
            "decode_tokens_per_s", "itl_p50_ms", "itl_p95_ms", "chars_per_s", "finish_reason")
@@ -61,26 +62,24 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def from_record(request: Any, results: Sequence[TargetResult], wall_ms: float | None,
-                timeout_s: float, started: str | None = None) -> dict[str, Any]:
-    """The document of a one-turn comparison (``request`` a ChatRequest; images are
-    described, not embedded)."""
-    parameters = {"system": request.system, "max_tokens": request.max_tokens,
-                  "temperature": request.temperature, "top_p": request.top_p,
-                  "seed": request.seed, "timeout_s": timeout_s}
-    images = [{"name": i.name, "mime": i.mime, "bytes": len(i.data)} for i in request.images]
-    summary = comparison_document(results, wall_ms)
-    rows = summary["results"]
-    panes = []
-    for row, result in zip(rows, results):
-        row["notices"] = list(result.notices)
-        row["turn"] = 1
-        panes.append({"target": result.target, "overrides": {},
-                      "turns": [{"turn": 1, "user": request.prompt, "images": images,
-                                 "parameters": parameters, "result": row}]})
-    return {"format": FORMAT, "version": VERSION, "created": started or now_iso(),
-            "wall_ms": summary["wall_ms"],
-            "parameters": parameters, "panes": panes}
+def from_record(request: Any, results: Sequence[TargetResult]) -> dict[str, Any]:
+    """The conversation document of a one-turn comparison (``request`` a ChatRequest;
+    every pane synced, sent with the request's parameters)."""
+    shared = Params(request.system, request.max_tokens, request.temperature, request.top_p,
+                    request.seed)
+    chat = Conversation.start([r.target for r in results], shared)
+    for index, result in enumerate(results):
+        chat.record(index, Exchange(1, request.prompt, shared, result, request.images))
+    return chat.to_document()
+
+
+def for_saving(document: Mapping[str, Any], secrets: Iterable[str],
+               saved_at: str | None = None) -> dict[str, Any]:
+    """``document`` scrubbed of ``secrets``, with its title and the time it was saved."""
+    clean = scrubbed(dict(document), secrets)
+    clean["saved_at"] = saved_at or now_iso()
+    clean["title"] = title(clean)
+    return clean
 
 
 def scrubbed(document: Any, secrets: Iterable[str]) -> Any:
@@ -108,20 +107,23 @@ def _items(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else []
 
 
-def _turn(raw: Any, number: int, defaults: Mapping[str, Any]) -> TurnView:
+def _params(value: Any) -> dict[str, Any]:
+    given = _mapping(value)
+    return {k: given[k] for k in PARAMETERS if given.get(k) is not None}
+
+
+def _turn(raw: Any, number: int, pane_params: dict[str, Any]) -> TurnView:
     turn = _mapping(raw)
     result = _mapping(turn.get("result"))
-    given = _mapping(turn.get("parameters"))
-    parameters = {k: given.get(k, defaults.get(k)) for k in PARAMETERS
-                  if given.get(k, defaults.get(k)) is not None}
-    user = turn.get("user", turn.get("prompt"))
-    count = turn.get("turn", result.get("turn"))
+    user = _mapping(turn.get("user"))
+    count = turn.get("turn")
+    sent = _params(turn["params"]) if isinstance(turn.get("params"), Mapping) else pane_params
     return TurnView(
         number=count if isinstance(count, int) and not isinstance(count, bool) else number,
-        user=_text(user), answer=_text(result.get("text", turn.get("answer"))),
+        user=_text(user.get("text")), answer=_text(turn.get("answer")),
         status=_text(result.get("status")) or "unknown", error=_text(result.get("error")),
-        images=[_mapping(i) for i in _items(turn.get("images"))],
-        parameters=parameters,
+        images=[_mapping(i) for i in _items(user.get("images"))],
+        parameters=sent,
         metrics={k: result.get(k) for k in METRICS},
         notices=[n for n in _items(result.get("notices")) if isinstance(n, str)])
 
@@ -129,15 +131,22 @@ def _turn(raw: Any, number: int, defaults: Mapping[str, Any]) -> TurnView:
 def panes(document: Any) -> list[PaneView]:
     """The panes of a saved comparison, each with its turns in order."""
     doc = _mapping(document)
-    defaults = _mapping(doc.get("parameters"))
+    shared = _params(doc.get("shared"))
     found = []
     for raw in _items(doc.get("panes")):
         pane = _mapping(raw)
-        overrides = _mapping(pane.get("overrides"))
-        pane_defaults = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
-        turns = [_turn(t, n, pane_defaults) for n, t in enumerate(_items(pane.get("turns")), 1)]
-        found.append(PaneView(_text(pane.get("target")) or "?", turns, overrides))
+        overrides = _params(pane.get("overrides"))
+        synced = pane.get("synced") is not False
+        params = shared if synced else overrides
+        turns = [_turn(t, n, params) for n, t in enumerate(_items(pane.get("turns")), 1)]
+        found.append(PaneView(_text(pane.get("target")) or "?", turns,
+                              {} if synced else overrides))
     return found
+
+
+def targets(document: Any) -> list[str]:
+    """The targets of a saved comparison, in pane order."""
+    return [p.target for p in panes(document)]
 
 
 def title(document: Any) -> str:

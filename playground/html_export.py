@@ -6,9 +6,10 @@ Safe and offline by construction:
 * Every string from a model or a user is escaped; Markdown is rendered with raw HTML
   off, and links and images off (``[a](url)`` stays text), so no content adds a tag,
   an attribute, a script or a request.
-* The page loads nothing: styles are inline, charts are SVG text, images are described
-  (never fetched). A Content-Security-Policy (``default-src 'none'``) forbids scripts
-  and requests even if something slipped through.
+* The page loads nothing: styles are inline, charts are SVG text, the user's images are
+  embedded (``data:`` URLs of a known image type, base64 checked). A
+  Content-Security-Policy (``default-src 'none'``) forbids scripts and requests even if
+  something slipped through.
 * UTF-8 with a font list that covers Chinese, Japanese and Korean.
 
 No Gradio here: the CLI uses it too.
@@ -16,6 +17,7 @@ No Gradio here: the CLI uses it too.
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
@@ -31,6 +33,8 @@ CHARTS = {"ttft_ms": ("Time to first token (lower is better)", "ms"),
           "total_ms": ("Total time (lower is better)", "ms"),
           "decode_tokens_per_s": ("Decode speed (higher is better)", "tokens/s")}
 TABLE = ("target", "turn", "status", *doc.METRICS)
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _MARKDOWN = (MarkdownIt("commonmark", {"html": False})
              .enable(["table", "strikethrough"]).disable(["link", "image", "autolink"]))
 
@@ -44,7 +48,7 @@ STYLE = """
 .slm-export table.metrics th,.slm-export table.metrics td{border:1px solid #d0d7de;
  padding:2px 6px;text-align:right;white-space:nowrap}
 .slm-export table.metrics td:first-child,.slm-export table.metrics th{text-align:left}
-.slm-export .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(500px,1fr));
+.slm-export .charts{margin-top:12px;display:grid;grid-template-columns:repeat(auto-fit,minmax(500px,1fr));
  gap:12px}
 .slm-export .chart{max-width:100%;height:auto}
 .slm-export .chart text{font-size:12px;fill:#1f2328}
@@ -55,6 +59,7 @@ STYLE = """
  border-top-width:6px;min-width:0}
 .slm-export .user{white-space:pre-wrap;background:#f6f8fa;border-radius:6px;
  padding:6px 8px;overflow-wrap:anywhere}
+.slm-export .turn-image{max-height:160px;max-width:100%;margin:4px 4px 0 0}
 .slm-export .answer{overflow-wrap:anywhere}
 .slm-export .answer pre{overflow-x:auto;background:#f6f8fa;padding:6px}
 .slm-export .status-error,.slm-export .status-stopped{color:#b35900}
@@ -106,14 +111,23 @@ def _parameters(values: dict[str, Any]) -> str:
     return ", ".join(shown) or "defaults"
 
 
+def _image_html(image: dict[str, Any]) -> str:
+    """The image inline (a ``data:`` URL, allowed by the CSP) when it is a known image
+    type and its data is plain base64, else its name and type only."""
+    name, mime, data = (str(image.get("name", "image")), str(image.get("mime", "")),
+                        image.get("data"))
+    if mime in IMAGE_TYPES and isinstance(data, str) and _BASE64.fullmatch(data):
+        return (f'<img class="turn-image" alt="{escape(name)}" title="{escape(name)}" '
+                f'src="data:{mime};base64,{data}">')
+    return f'<span class="small">[image {escape(name)} ({escape(mime)})]</span>'
+
+
 def _turn_html(turn: doc.TurnView) -> str:
-    images = "".join(f'<li>{escape(str(i.get("name", "image")))} '
-                     f'({escape(str(i.get("mime", "")))}, {_cell(i.get("bytes"))} bytes)</li>'
-                     for i in turn.images)
+    images = "".join(_image_html(i) for i in turn.images)
     parts = [f'<h4>Turn {turn.number}</h4>',
              f'<div class="user">{escape(turn.user)}</div>']
     if images:
-        parts.append(f'<ul class="small">Images (described, not embedded): {images}</ul>')
+        parts.append(f'<div class="images">{images}</div>')
     if turn.parameters.get("system"):
         parts.append(f'<div class="small">System: {escape(str(turn.parameters["system"]))}'
                      "</div>")
@@ -131,8 +145,10 @@ def conversation(document: Any) -> str:
     out = []
     for i, pane in enumerate(doc.panes(document)):
         turns = "".join(_turn_html(t) for t in pane.turns)
+        own = ('<p class="small">Unsynced: its own system prompt and parameters.</p>'
+               if pane.overrides else "")
         out.append(f'<section class="pane" style="border-top-color:{colour(i)}">'
-                   f'<h3>{escape(pane.target)}</h3>{turns}</section>')
+                   f'<h3>{escape(pane.target)}</h3>{own}{turns}</section>')
     return f'<div class="panes">{"".join(out)}</div>'
 
 
@@ -141,9 +157,9 @@ def comparison_body(document: Any, note: str = "") -> str:
     view too); ``note`` is trusted HTML shown under the heading."""
     data = document if isinstance(document, dict) else {}
     targets = ", ".join(escape(p.target) for p in doc.panes(data))
-    created = escape(str(data.get("created", "")))
+    saved = f'Saved {escape(str(data["saved_at"]))} · ' if data.get("saved_at") else ""
     return (f'<div class="slm-export"><h1>{escape(doc.title(data))}</h1>'
-            f'<p class="meta">Saved {created} · targets: {targets} · '
+            f'<p class="meta">{saved}targets: {targets} · '
             f'{doc.turn_count(data)} turn(s)</p>{note}'
             f'<h2>Metrics</h2><p class="small">Measured by the playground\'s engine from '
             "each request's dispatch (ms); token counts as the service reported or a "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -9,13 +10,15 @@ from typing import Any
 import pytest
 
 from playground import comparison_doc as doc
+from playground.conversation import Conversation
 from playground.html_export import CSP, answer_html, render_html
 from playground.metrics import TargetResult
 from playground.svg_charts import Bar, bar_chart
 from providers.base import ChatRequest
+from tests.support import png
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "div", "h1", "h2", "h3",
+ALLOWED_TAGS = {"img", "span", "html", "head", "meta", "title", "style", "body", "div", "h1", "h2", "h3",
                 "h4", "p", "table", "thead", "tbody", "tr", "th", "td", "svg", "text", "g",
                 "rect", "section", "ul", "li", "strong", "em", "code", "pre", "ol",
                 "blockquote", "s", "hr", "br"}
@@ -39,31 +42,37 @@ def tags_of(page: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def turn(number: int, user: str, text: str, ttft: float | None, **extra: Any) -> dict[str, Any]:
-    return {"turn": number, "user": user, "images": extra.pop("images", []),
-            "parameters": extra.pop("parameters", {}),
-            "result": {"status": "ok", "text": text, "ttft_ms": ttft, "total_ms": 900.0,
+    """One turn as ``Conversation.to_document`` writes it."""
+    return {"turn": number, "user": {"text": user, "images": extra.pop("images", [])},
+            "params": extra.pop("params", None), "answer": text, "in_history": bool(text),
+            "result": {"status": "ok", "turn": number, "ttft_ms": ttft, "total_ms": 900.0,
                        "prompt_tokens": 10 * number, "completion_tokens": 5,
                        "tokens_source": "reported", "decode_tokens_per_s": 40.0,
                        "notices": [], **extra}}
 
 
+SHARED = {"system": "Answer briefly.", "temperature": 0.2, "max_tokens": 256}
+PIRATE = {"system": "You are a pirate.", "temperature": 1.1}
+PNG = base64.b64encode(png()).decode()
+
+
 def conversation() -> dict[str, Any]:
     """Two panes, three turns; pane 2 unsynced with its own system prompt."""
     return {
-        "format": doc.FORMAT, "version": doc.VERSION, "created": "2026-11-30T04:00:00+00:00",
-        "parameters": {"system": "Answer briefly.", "temperature": 0.2, "max_tokens": 256},
+        "format": doc.FORMAT, "version": doc.VERSION, "saved_at": "2026-11-30T04:00:00+00:00",
+        "shared": SHARED,
         "panes": [
-            {"target": "ollama:phi3.5", "overrides": {},
-             "turns": [turn(1, "长沙在哪里？", "长沙是**湖南**的省会。", 120.0),
-                       turn(2, "and its food?", "Spicy: 臭豆腐.", 150.0,
-                            images=[{"name": "dish.png", "mime": "image/png", "bytes": 67}]),
-                       turn(3, "thanks", "You're welcome.", 190.0)]},
-            {"target": "nim:microsoft/phi-3-mini-4k-instruct",
-             "overrides": {"system": "You are a pirate.", "temperature": 1.1},
-             "turns": [turn(1, "长沙在哪里？", "Arr, Hunan.", 300.0),
-                       turn(2, "and its food?", "", None, status="error",
+            {"target": "ollama:phi3.5", "synced": True, "overrides": {},
+             "turns": [turn(1, "长沙在哪里？", "长沙是**湖南**的省会。", 120.0, params=SHARED),
+                       turn(2, "and its food?", "Spicy: 臭豆腐.", 150.0, params=SHARED,
+                            images=[{"name": "dish.png", "mime": "image/png", "data": PNG}]),
+                       turn(3, "thanks", "You're welcome.", 190.0, params=SHARED)]},
+            {"target": "nim:microsoft/phi-3-mini-4k-instruct", "synced": False,
+             "overrides": PIRATE,
+             "turns": [turn(1, "长沙在哪里？", "Arr, Hunan.", 300.0, params=PIRATE),
+                       turn(2, "and its food?", "", None, status="error", params=PIRATE,
                             error="HTTP 429: slow down", error_kind="rate_limit"),
-                       turn(3, "thanks", "Aye.", 310.0)]},
+                       turn(3, "thanks", "Aye.", 310.0, params=PIRATE)]},
         ],
     }
 
@@ -72,17 +81,23 @@ def test_model_and_user_text_is_escaped_never_markup() -> None:
     document = conversation()
     document["title"] = EVIL
     document["panes"][0]["target"] = '"><script>alert(2)</script>'
-    document["panes"][0]["turns"][0]["user"] = EVIL
-    document["panes"][0]["turns"][0]["result"]["text"] = EVIL + "\n\n<iframe src=//x></iframe>"
+    document["panes"][0]["turns"][0]["user"]["text"] = EVIL
+    document["panes"][0]["turns"][0]["answer"] = EVIL + "\n\n<iframe src=//x></iframe>"
     document["panes"][0]["turns"][0]["result"]["notices"] = [EVIL]
     document["panes"][1]["turns"][1]["result"]["error"] = EVIL
-    document["panes"][0]["turns"][1]["images"][0]["name"] = '" onload="alert(3)'
+    document["panes"][0]["turns"][1]["user"]["images"] = [
+        {"name": '" onload="alert(3)', "mime": "image/png", "data": PNG},
+        {"name": "x", "mime": 'image/png"><script>', "data": PNG},
+        {"name": "y", "mime": "image/png", "data": 'AAAA" onerror="alert(4)'},
+        {"name": "z", "mime": "image/svg+xml", "data": PNG}]
     page = render_html(document)
     tags = tags_of(page)
     assert {t for t, _ in tags} <= ALLOWED_TAGS
     assert not [a for _, attrs in tags for a in attrs if a.startswith("on")]
     assert "<script" not in page.lower() and "<iframe" not in page.lower()
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page  # shown as text
+    sources = [attrs["src"] for tag, attrs in tags if tag == "img"]
+    assert sources == [f"data:image/png;base64,{PNG}"]  # only the well-formed image
 
 
 def test_markdown_is_rendered_but_links_and_images_stay_text() -> None:
@@ -98,13 +113,16 @@ def test_markdown_is_rendered_but_links_and_images_stay_text() -> None:
 
 def test_the_page_is_self_contained_with_no_url_to_fetch() -> None:
     document = conversation()
-    document["panes"][0]["turns"][0]["result"]["text"] = (
+    document["panes"][0]["turns"][0]["answer"] = (
         "See ![x](https://evil.example/t.png) and [docs](http://evil.example/).")
     page = render_html(document)
     for tag, attrs in tags_of(page):
-        assert tag not in ("script", "link", "img", "iframe", "object", "embed", "base")
+        assert tag not in ("script", "link", "iframe", "object", "embed", "base")
         for name, value in attrs.items():
-            assert not re.search(r"(?i)(https?:|//|javascript:)", value or ""), (tag, name)
+            if name == "src":  # base64 may hold "//"
+                assert (value or "").startswith("data:image/png;base64,")
+            else:
+                assert not re.search(r"(?i)(https?:|//|javascript:)", value or ""), (tag, name)
     assert not re.search(r"(?i)url\(|@import", page)  # the style loads nothing either
     assert f'content="{CSP}"' in page and "default-src 'none'" in CSP
 
@@ -129,7 +147,8 @@ def test_table_has_one_row_per_target_per_turn_and_overrides_show_on_their_pane(
         page.split("ollama:phi3.5</h3>")[1].split("</section>")[0]
     assert "System: You are a pirate." in pirate and "temperature=1.1" in pirate
     assert "System: Answer briefly." in plain and "temperature=0.2" in plain
-    assert "HTTP 429: slow down" in page and "dish.png (image/png, 67 bytes)" in page
+    assert "HTTP 429: slow down" in page and 'alt="dish.png"' in page
+    assert page.count("Unsynced") == 1
 
 
 def test_charts_have_a_bar_per_measured_turn_and_skip_missing_values() -> None:
@@ -155,13 +174,16 @@ def test_single_turn_record_round_trips_into_the_export() -> None:
     request = ChatRequest(model="", prompt="Hi <b>", system="sys", temperature=0.5)
     results = [TargetResult("ollama:phi3", "ollama", "phi3", status="ok", text="Hello",
                             ttft_ms=12.345, total_ms=99.0, notices=["warm"])]
-    document = doc.from_record(request, results, wall_ms=100.0, timeout_s=60.0)
+    document = doc.from_record(request, results)
+    Conversation.from_document(document)  # the Compare tab can continue from it
     (pane,) = doc.panes(document)
     (only,) = pane.turns
     assert (only.user, only.answer, only.number, only.notices) == ("Hi <b>", "Hello", 1, ["warm"])
-    assert only.parameters == {"system": "sys", "temperature": 0.5, "timeout_s": 60.0}
-    assert only.metrics["ttft_ms"] == 12.35
+    assert only.parameters == {"system": "sys", "temperature": 0.5}
+    assert only.metrics["ttft_ms"] == 12.345
     assert "Hi &lt;b&gt;" in render_html(document)
+    saved = doc.for_saving(document, [], saved_at="2026-11-30T05:00:00+00:00")
+    assert saved["title"] == "Hi <b>" and "Saved 2026-11-30T05:00:00+00:00" in render_html(saved)
 
 
 def test_scrubbed_removes_secrets_from_every_string_and_key() -> None:
