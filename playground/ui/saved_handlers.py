@@ -1,0 +1,182 @@
+"""Save and share a whole comparison from the page: Save, the read-only view a link
+``/?comparison=ID`` opens, "Continue from here", the session's list of saved comparisons
+and the HTML download. Plain methods; ``saved_view`` wires them.
+
+Owner (who a list shows saved comparisons to): on a public server, a random key made
+here at the session's first save and kept in its ``gr.State`` (server-side, never sent
+to the browser, unlike Gradio's session hash, which the client picks and sends with
+every request); on your own machine, nobody's (None): every tab and the CLI share one
+list. Opening a link needs only its id.
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from playground import comparison_doc as doc
+from playground import saved
+from playground.conversation import Conversation
+from playground.html_export import comparison_body, render_html
+from playground.saved import ComparisonStore, ShareError
+from playground.ui import readiness_view
+from playground.ui.exports import KEEP_S, RunRecord, prune
+from playground.ui.session import Sessions
+from playground.validate import InputError
+
+HISTORY_LIMIT = 50
+PUBLIC_MAX_SAVES = 100  # per session on a public server: each is up to 5 MB on disk
+EXPORT_ROOT = Path(tempfile.gettempdir()) / "slm-playground-exports"
+
+
+def default_store(sessions: Sessions) -> ComparisonStore:
+    """The server's store (``PLAYGROUND_DB``), redacting the server's keys."""
+    from playground.store import Store  # the database opens at the first save or link
+
+    return Store(sessions.settings.get("PLAYGROUND_DB") or None,
+                 sessions.settings.secret_values())
+
+
+def current_document(conversation: Any, record: Any) -> dict[str, Any] | None:
+    """The Compare tab's comparison as a document: its conversation when there is one,
+    else the last one-turn run (``RunRecord``), else None."""
+    if isinstance(conversation, Conversation) and conversation.panes:
+        return conversation.to_document()
+    if isinstance(conversation, dict):
+        return conversation
+    if isinstance(record, RunRecord):
+        return doc.from_record(record.request, record.results)
+    return None
+
+
+def write_html(document: dict[str, Any], root: Path = EXPORT_ROOT) -> Path:
+    """``document`` as ``slm-playground-<time>.html`` in a fresh folder under ``root``
+    (folders older than an hour removed, as for the CSV and JSON downloads)."""
+    root.mkdir(parents=True, exist_ok=True)
+    prune(root, KEEP_S)
+    folder = Path(tempfile.mkdtemp(prefix="html-", dir=root))
+    stamp = str(document.get("saved_at") or doc.now_iso())
+    path = folder / f"slm-playground-{stamp.replace(':', '').replace('+0000', 'Z')}.html"
+    path.write_text(render_html(document), encoding="utf-8")
+    return path
+
+
+class SavedHandlers:
+    """The handlers, sharing the server's :class:`Sessions` and one store (opened at the
+    first use: a page that never saves never touches the database)."""
+
+    def __init__(self, sessions: Sessions,
+                 open_store: Callable[[], ComparisonStore] | None = None) -> None:
+        self.sessions = sessions
+        self._open_store = open_store or (lambda: default_store(sessions))
+        self._store: ComparisonStore | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> ComparisonStore:
+        with self._lock:
+            if self._store is None:
+                self._store = self._open_store()
+            return self._store
+
+    def owner(self, kept: str | None) -> str | None:
+        """The owner key for lists: the session's own on a public server (``kept``, or
+        a new one), else None (nobody's: one list for the machine)."""
+        if not self.sessions.policy.public:
+            return None
+        return kept if isinstance(kept, str) and kept.startswith(saved.OWNER_PREFIX) \
+            else saved.new_owner()
+
+    def _secrets(self, keys: dict[str, str] | None) -> list[str]:
+        try:
+            return self.sessions.settings_for(keys).secret_values()
+        except InputError:  # refused session values were never used: the server's keys
+            return self.sessions.settings.secret_values()
+
+    def save(self, conversation: Any, record: Any, base_url: str | None,
+             keys: dict[str, str] | None, kept_owner: str | None) -> list[Any]:
+        """Save the Compare tab's comparison. Outputs: the link box, the history, the
+        owner state. Nothing to save, too large, or too many: a gr.Error toast."""
+        document = current_document(conversation, record)
+        owner = self.owner(kept_owner)
+        try:
+            if document is None:
+                raise ShareError("Nothing to save yet: run a comparison first.")
+            if owner is not None and len(self.store.list_comparisons(
+                    owner, PUBLIC_MAX_SAVES)) >= PUBLIC_MAX_SAVES:
+                raise ShareError(f"This session has saved {PUBLIC_MAX_SAVES} comparisons, "
+                                 "the limit on this public server.")
+            comparison_id = saved.save(self.store, document, owner, self._secrets(keys))
+        except ShareError as exc:
+            raise gr.Error(html.escape(exc.message), title="Not saved",
+                           print_exception=False) from None
+        link = saved.comparison_link(base_url or "/", comparison_id)
+        return [gr.update(value=link, visible=True), self.history_markdown(owner),
+                owner if owner is not None else kept_owner]
+
+    def history_markdown(self, owner: str | None) -> str:
+        """The saved comparisons ``owner`` may list, as Markdown links (newest first)."""
+        if owner is None and self.sessions.policy.public:
+            return "Nothing saved in this session yet."
+        entries = saved.history(self.store, owner, HISTORY_LIMIT)
+        if not entries:
+            return "Nothing saved yet."
+        lines = [f"- [{_md(e['title'])}](?{saved.QUERY_NAME}={e['id']}) · {e['saved_at']} · "
+                 f"{_md(', '.join(e['targets']))} · {e['turns']} turn(s)" for e in entries]
+        return "\n".join(lines)
+
+    def show_history(self, kept_owner: str | None) -> str:
+        """The history list when the page loads (this session's, on a public server)."""
+        public = self.sessions.policy.public
+        return self.history_markdown(kept_owner if public else None)
+
+    def open_link(self, request: gr.Request = None) -> list[Any]:
+        """Page load: the comparison ``?comparison=ID`` names, read-only. Outputs: the
+        viewer (shown only for a link), its HTML, the opened document (``gr.State``)
+        and its HTML download. A bad or unknown id shows why instead."""
+        query = dict(getattr(request, "query_params", None) or {})
+        if saved.QUERY_NAME not in query:
+            return [gr.update(visible=False), "", None, gr.update(visible=False)]
+        try:
+            _, document = saved.load(self.store, query[saved.QUERY_NAME])
+        except ShareError as exc:
+            message = f'<p class="saved-error">{html.escape(exc.message)}</p>'
+            return [gr.update(visible=True), message, None, gr.update(visible=False)]
+        note = ('<p class="small">A saved comparison, read-only. "Continue from here" copies '
+                "it into a new comparison below.</p>")
+        return [gr.update(visible=True), comparison_body(document, note), document,
+                gr.update(value=str(write_html(document)), visible=True)]
+
+    def html_download(self, conversation: Any, record: Any) -> dict[str, Any]:
+        """The HTML download of the Compare tab's comparison (hidden while there is none)."""
+        document = current_document(conversation, record)
+        if document is None:
+            return gr.update(visible=False)
+        return gr.update(value=str(write_html(doc.for_saving(document, []))), visible=True)
+
+    def continue_from(self, document: dict[str, Any] | None) -> list[Any]:
+        """Copy the opened comparison into a new one in the Compare tab. Outputs: the
+        conversation (``gr.State``), targets, system prompt, then the viewer (hidden).
+        A document that does not read back as a conversation: a gr.Error toast."""
+        try:
+            conversation = Conversation.from_document(document)
+        except InputError as exc:
+            raise gr.Error(html.escape(" ".join(exc.problems)), title="Cannot continue",
+                           print_exception=False) from None
+        targets = [pane.target for pane in conversation.panes]
+        return [conversation, readiness_view.targets_update(targets, self.sessions.settings),
+                conversation.shared.system or "",
+                gr.update(visible=False)]
+
+
+def _md(text: str) -> str:
+    """``text`` safe inside a Markdown link label: HTML escaped, brackets and emphasis
+    marks backslashed."""
+    escaped = html.escape(" ".join(str(text).split()))
+    return "".join("\\" + c if c in "[]()*_`\\#<>|!~" else c for c in escaped)

@@ -1,0 +1,76 @@
+"""Save and share on the page: the read-only viewer a link ``/?comparison=ID`` opens (top
+of the Compare tab), the Save button, link and HTML download under the results, and the
+list of saved comparisons. Components and wiring only; handlers in ``saved_handlers``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from playground.html_export import STYLE
+from playground.ui.saved_handlers import SavedHandlers
+
+
+@dataclass
+class SavedUI:
+    """The components this module adds (``build_viewer`` then ``build_save_row``)."""
+
+    viewer: Any
+    view: Any
+    continue_btn: Any
+    viewer_html: Any
+    opened: Any
+    owner: Any
+    save_btn: Any = None
+    link: Any = None
+    html_btn: Any = None
+    history: Any = None
+
+
+def build_viewer() -> SavedUI:
+    """The read-only viewer, hidden unless the page was opened with a comparison link."""
+    with gr.Column(visible=False, elem_id="saved-viewer") as viewer:
+        view = gr.HTML("", elem_id="saved-view", css_template=STYLE)
+        with gr.Row():
+            continue_btn = gr.Button("Continue from here", variant="primary", scale=0,
+                                     elem_id="continue-btn")
+            viewer_html = gr.DownloadButton("Download HTML", visible=False, size="sm",
+                                            scale=0, elem_id="saved-dl-html")
+    return SavedUI(viewer, view, continue_btn, viewer_html, opened=gr.State(None),
+                   owner=gr.State(None))
+
+
+def build_save_row(ui: SavedUI) -> None:
+    """Save, the share link, the HTML download and the saved list (under the results)."""
+    with gr.Row():
+        ui.save_btn = gr.Button("Save and share", scale=0, elem_id="save-btn")
+        ui.html_btn = gr.DownloadButton("Download HTML", visible=False, size="sm", scale=0,
+                                        elem_id="dl-html")
+        ui.link = gr.Textbox(label="Link to this saved comparison (read-only, never keys)",
+                             buttons=["copy"], interactive=False, visible=False, scale=4,
+                             elem_id="saved-link")
+    with gr.Accordion("Saved comparisons", open=False, elem_id="saved-list"):
+        ui.history = gr.Markdown(elem_id="saved-history")
+
+
+def wire(demo: gr.Blocks, handlers: SavedHandlers, ui: SavedUI, *, record: Any,
+         conversation: Any | None, base_url: Any, keys: Any, targets: Any,
+         system: Any) -> None:
+    """Connect the events: page load (a link opens the viewer; the list), Save,
+    Continue, and the HTML download following the Compare tab's comparison."""
+    conversation = conversation if conversation is not None else gr.State(None)
+    demo.load(handlers.open_link, None, [ui.viewer, ui.view, ui.opened, ui.viewer_html],
+              api_visibility="private")
+    demo.load(handlers.show_history, ui.owner, ui.history, api_visibility="private")
+    ui.save_btn.click(handlers.save, [conversation, record, base_url, keys, ui.owner],
+                      [ui.link, ui.history, ui.owner], api_visibility="private",
+                      show_progress="hidden")
+    ui.continue_btn.click(handlers.continue_from, ui.opened,
+                          [conversation, targets, system, ui.viewer],
+                          api_visibility="private")
+    for state in (record, conversation):
+        state.change(handlers.html_download, [conversation, record], ui.html_btn,
+                     api_visibility="private", show_progress="hidden")
