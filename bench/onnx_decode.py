@@ -48,7 +48,7 @@ import providers  # noqa: E402
 from bench import onnx_worker_hooks  # noqa: E402
 from bench.support import REPO, percentile  # noqa: E402
 from providers.base import ChatRequest, Provider, TextDelta  # noqa: E402
-from providers.local import onnx_process, onnx_worker  # noqa: E402
+from providers.local import onnx_model, onnx_process  # noqa: E402
 from providers.settings import Settings  # noqa: E402
 
 DEFAULT_MODEL = REPO / "build" / "bench-model"
@@ -62,7 +62,7 @@ T = TypeVar("T")
 PAUSE_S = 0.2
 
 
-def bare_rate(lm: onnx_worker.LoadedModel, tokens: int) -> float:
+def bare_rate(lm: onnx_model.LoadedModel, tokens: int) -> float:
     """Tokens/s of a plain streaming loop over the already loaded model."""
     ids = lm.tokenizer.encode(lm.tokenizer.apply_chat_template(
         json.dumps([{"role": "user", "content": PROMPT}]), add_generation_prompt=True))
@@ -127,7 +127,7 @@ async def main(tokens: int, repeats: int) -> int:
     onnx_process.worker_command = lambda: hooked
     provider = providers.create("onnx", Settings({}))
     await provider.prepare(str(MODEL))
-    lm = onnx_worker.load_model(MODEL)  # the bare loop's own copy, in this process
+    lm = onnx_model.load_model(MODEL)  # the bare loop's own copy, in this process
     bare_rate(lm, tokens)  # warm-up, both paths
     await provider_rate(provider, tokens)
     ratios, controls, bares, provs = [], [], [], []

@@ -26,12 +26,12 @@ def command(worker_module: str, hook: str, **kwargs: Any) -> list[str]:
 def exact_length(worker: ModuleType) -> None:
     """Every run generates exactly max_length (prompt + max tokens): a random model would
     otherwise stop at a random <|end|> (bench/onnx_decode.py)."""
-    search_options = worker.search_options
+    search_options = worker.onnx_model.search_options
 
     def exact(spec, prompt_tokens, room):  # type: ignore[no-untyped-def]
         options = search_options(spec, prompt_tokens, room)
         return {**options, "min_length": options["max_length"]}
-    worker.search_options = exact
+    worker.onnx_model.search_options = exact
 
 
 def main(worker_module: str, hook: str, kwargs: str) -> None:

@@ -67,6 +67,31 @@ def user_prompt(body: dict) -> str:
     return content
 
 
+def conversation_problem(messages: object) -> str | None:
+    """Why ``messages`` is not a conversation a Phi chat template takes (vLLM's and
+    llama.cpp's templates refuse these too): an optional system message first, then
+    user and assistant turns alternating from a user turn to a user turn; images
+    (``image_url`` parts, Ollama ``images``, inline ``<img>``) only in user turns.
+    None when it is one."""
+    if not isinstance(messages, list) or not messages:
+        return "messages must be a non-empty list"
+    turns = messages[1:] if messages[0].get("role") == "system" else messages
+    for index, message in enumerate(turns):
+        expected = "user" if index % 2 == 0 else "assistant"
+        if message.get("role") != expected:
+            return (f"Conversation roles must alternate user/assistant/user/assistant/...: "
+                    f"turn {index + 1} is {message.get('role')!r}")
+        content = message.get("content")
+        has_image = bool(message.get("images")) or (
+            isinstance(content, list) and any(p.get("type") == "image_url" for p in content)
+        ) or (isinstance(content, str) and "<img " in content)
+        if expected == "assistant" and has_image:
+            return f"turn {index + 1}: an assistant message carries no images"
+    if len(turns) % 2 == 0:
+        return "the last message must be the user's"
+    return None
+
+
 def bearer_ok(request: Recorded, key: str | None) -> bool:
     return key is None or request.headers.get("Authorization") == f"Bearer {key}"
 
@@ -78,6 +103,9 @@ def openai_chat(behaviours: Behaviours, *, flavour: str = "openai", key: str | N
         if not bearer_ok(request, key):
             return unauthorized or json_reply(401, OPENAI_401)
         body = request.json
+        if (problem := conversation_problem(body.get("messages"))) is not None:
+            return json_reply(400, {"error": {"message": problem, "type": "BadRequestError",
+                                              "code": 400}})
         served = model or body.get("model", "")
         how = behaviours(served)
         pieces = how.answer(user_prompt(body))
@@ -96,6 +124,8 @@ def ollama_chat(behaviours: Behaviours) -> Responder:
     """Ollama's ``/api/chat`` NDJSON stream with its final counters (ns durations)."""
     def respond(request: Recorded) -> Reply:
         body = request.json
+        if (problem := conversation_problem(body.get("messages"))) is not None:
+            return json_reply(400, {"error": problem})
         model = body["model"]
         if model.startswith("missing"):
             return json_reply(404, {"error": f"model '{model}' not found"})

@@ -94,8 +94,9 @@ class TargetResult:
 
 
 def turn_of(request: ChatRequest) -> int:
-    """The 1-based turn ``request`` asks: one more than its earlier question/answer pairs."""
-    return len(request.history) // 2 + 1
+    """The 1-based turn ``request`` asks: its history's first turn plus its earlier
+    question/answer pairs (``first_turn`` counts turns dropped to fit a context)."""
+    return request.first_turn + len(request.history) // 2
 
 
 class Recorder:

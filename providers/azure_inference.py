@@ -29,17 +29,21 @@ def make_client(endpoint: str, key: str) -> ChatCompletionsClient:
 
 
 def sdk_messages(request: ChatRequest) -> list[Any]:
-    """SystemMessage/UserMessage objects; images as ImageContentItem data URLs."""
+    """SystemMessage, then UserMessage/AssistantMessage per turn oldest first; a user
+    turn's images as ImageContentItem data URLs in that turn."""
     messages: list[Any] = []
     if request.system:
         messages.append(az.SystemMessage(content=request.system))
-    if request.images:
-        items: list[Any] = [az.TextContentItem(text=request.prompt)]
-        items += [az.ImageContentItem(image_url=az.ImageUrl(url=image.data_url()))
-                  for image in request.images]
-        messages.append(az.UserMessage(content=items))
-    else:
-        messages.append(az.UserMessage(content=request.prompt))
+    for turn in request.turns():
+        if turn.role == "assistant":
+            messages.append(az.AssistantMessage(content=turn.text))
+        elif turn.images:
+            items: list[Any] = [az.TextContentItem(text=turn.text)]
+            items += [az.ImageContentItem(image_url=az.ImageUrl(url=image.data_url()))
+                      for image in turn.images]
+            messages.append(az.UserMessage(content=items))
+        else:
+            messages.append(az.UserMessage(content=turn.text))
     return messages
 
 

@@ -65,7 +65,9 @@ class ChatRequest:
     Each target of a comparison may get its own request (its own answers in its history,
     its own system prompt and parameters). ``max_tokens`` counts generated tokens;
     ``temperature``/``top_p``/``seed`` are sent only when set, so each service keeps its
-    own defaults otherwise.
+    own defaults otherwise. ``first_turn`` is the conversation turn (1-based) that
+    ``history`` starts with: above 1 once the oldest turns were dropped to fit a context
+    window (:mod:`playground.context_fit`), so the turn numbers shown stay the same.
     """
 
     model: str
@@ -77,8 +79,11 @@ class ChatRequest:
     top_p: float | None = None
     seed: int | None = None
     history: tuple[Turn, ...] = ()
+    first_turn: int = 1
 
     def __post_init__(self) -> None:
+        if self.first_turn < 1:
+            raise ValueError(f"first_turn is 1-based, not {self.first_turn}")
         for index, turn in enumerate(self.history):
             expected = "user" if index % 2 == 0 else "assistant"
             if turn.role != expected:

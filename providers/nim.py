@@ -35,12 +35,12 @@ class NimProvider(OpenAIStyleProvider):
         return model.lower() in NIM_VLM_MODELS
 
     def prepare_request(self, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
-        """Downscale images that exceed the VLM route's inline limit (CPU-heavy: the
-        engine runs this in a worker thread before the clock starts)."""
-        if not self.uses_vlm_route(request.model) or not request.images:
+        """Downscale images that exceed the VLM route's inline limit, in whichever turn
+        they are (CPU-heavy: the engine runs this in a worker thread before the clock
+        starts)."""
+        if not self.uses_vlm_route(request.model) or not request.all_images():
             return request, []
-        fitted, notes = fit_images(request.images)
-        return dataclasses.replace(request, images=fitted), notes
+        return fit_conversation(request)
 
     def preconnect_url(self, model: str) -> str:
         if self.uses_vlm_route(model):
@@ -101,15 +101,29 @@ def fit_images(images: tuple[ImageInput, ...]) -> tuple[tuple[ImageInput, ...], 
     return tuple(fitted), notes
 
 
+def fit_conversation(request: ChatRequest) -> tuple[ChatRequest, list[str]]:
+    """``request`` with every image of every turn within the inline limit, and a note
+    for each one downscaled."""
+    notes: list[str] = []
+    history = []
+    for turn in request.history:
+        fitted, turn_notes = fit_images(turn.images)
+        history.append(dataclasses.replace(turn, images=fitted))
+        notes += turn_notes
+    images, new_notes = fit_images(request.images)
+    fitted_request = dataclasses.replace(request, history=tuple(history), images=images)
+    return fitted_request, notes + new_notes
+
+
 def vlm_body(request: ChatRequest) -> tuple[dict[str, Any], list[str]]:
-    """The VLM body: string content with inline ``<img>`` tags, no ``model`` key.
+    """The VLM body: string content with inline ``<img>`` tags in the turn that had the
+    images, every turn oldest first, no ``model`` key.
 
     Images normally arrive fitted (``prepare_request``); one that does not is fitted
     here, so a direct call still obeys the limit."""
-    images, notes = fit_images(request.images)
-    tags = [f'<img src="{image.data_url()}" />' for image in images]
-    content = " ".join([request.prompt, *tags])
-    messages = [{"role": "user", "content": content}]
-    if request.system:
-        messages.insert(0, {"role": "system", "content": request.system})
+    fitted, notes = fit_conversation(request)
+    messages = [{"role": "system", "content": request.system}] if request.system else []
+    for turn in fitted.turns():
+        tags = [f'<img src="{image.data_url()}" />' for image in turn.images]
+        messages.append({"role": turn.role, "content": " ".join([turn.text, *tags])})
     return {"messages": messages, "stream": True, **sampling_options(request)}, notes

@@ -151,15 +151,17 @@ def ollama_options(request: ChatRequest) -> dict[str, Any]:
 
 
 def ollama_messages(request: ChatRequest) -> list[dict[str, Any]]:
-    """Messages; images go in the user message's ``images`` (bare base64 on the wire)."""
+    """The system message, then every turn oldest first; a user turn's images go in
+    that message's ``images`` (bare base64 on the wire)."""
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    user: dict[str, Any] = {"role": "user", "content": request.prompt}
-    if request.images:
-        # Raw bytes: the SDK base64-encodes them (a str would be probed as a file path).
-        user["images"] = [image.data for image in request.images]
-    messages.append(user)
+    for turn in request.turns():
+        message: dict[str, Any] = {"role": turn.role, "content": turn.text}
+        if turn.images:
+            # Raw bytes: the SDK base64-encodes them (a str would be probed as a file path).
+            message["images"] = [image.data for image in turn.images]
+        messages.append(message)
     return messages
 
 

@@ -31,19 +31,20 @@ SDK_TIMEOUT = httpx2.Timeout(600.0, connect=30.0)
 
 
 def openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
-    """System and user messages; images as ``image_url`` parts with data URLs."""
+    """The system message, then every turn of the conversation oldest first (its own
+    earlier answers as ``assistant`` messages); a user turn with images sends them as
+    ``image_url`` parts with data URLs, in that turn."""
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    if request.images:
-        parts: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
-        parts += [
-            {"type": "image_url", "image_url": {"url": image.data_url()}}
-            for image in request.images
-        ]
-        messages.append({"role": "user", "content": parts})
-    else:
-        messages.append({"role": "user", "content": request.prompt})
+    for turn in request.turns():
+        if turn.images:
+            parts: list[dict[str, Any]] = [{"type": "text", "text": turn.text}]
+            parts += [{"type": "image_url", "image_url": {"url": image.data_url()}}
+                      for image in turn.images]
+            messages.append({"role": turn.role, "content": parts})
+        else:
+            messages.append({"role": turn.role, "content": turn.text})
     return messages
 
 

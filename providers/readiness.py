@@ -12,11 +12,8 @@ The rules, in order:
 - ``needs_key``: a required variable (key, endpoint) has no value; the message names it.
 - ``needs_package``: an optional runtime is not installed (``transformers`` without torch).
 - ``server_down``: Ollama, or the OpenAI-compatible server, refuses the connection or does
-  not answer a quick probe (:data:`PROBE_CONNECT_S` to connect, :data:`PROBE_TIMEOUT_S` to
-  answer, cached :data:`PROBE_TTL_S` per address). A server that answered within
-  :data:`BUSY_GRACE_S` and is now only slow to answer counts as busy, not down: a loaded
-  classroom server (or an app whose own threads are starved) must not have its
-  comparisons refused.
+  not answer a quick probe (:mod:`providers.probes`: how quick, how often, and why a
+  server that answered a minute ago and is now slow counts as busy, not down).
 - ``not_downloaded``: Ollama lists its tags and the model is not among them
   (``ollama pull MODEL``), or an ONNX / Transformers model folder is missing
   (``python -m playground models download NAME`` for the models the playground knows).
@@ -27,19 +24,16 @@ Cloud services are not called: a set key counts as ready (a wrong key is the run
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 import providers
-from providers import Target
+from providers import Target, probes
 from providers.base import Provider
 from providers.catalog import lookup
 from providers.errors import RETIRED_MESSAGE, ConfigError
+from providers.probes import clear_probe_cache, same_ollama_model
 from providers.registry import SPECS
 from providers.settings import Settings
 
@@ -50,12 +44,6 @@ STATES = (READY, NEEDS_KEY, NEEDS_PACKAGE, NOT_DOWNLOADED, SERVER_DOWN, RETIRED,
 # States in which a provider is not set up here (a variable, a package, or a public server's
 # refusal): nothing is sent to it, not even a request for its model list.
 UNCONFIGURED = (NEEDS_KEY, NEEDS_PACKAGE, REFUSED)
-# Connecting is quick or refused on a machine that runs the server; answering can take a
-# loaded server (or this app, with its threads starved by a classroom) a few seconds.
-PROBE_CONNECT_S = 0.5  # seconds to connect
-PROBE_TIMEOUT_S = 2.0  # seconds to answer, once connected
-PROBE_TTL_S = 5.0  # one probe per address this often, however many pickers ask
-BUSY_GRACE_S = 60.0  # an answer this recent makes a later slow probe "busy", not "down"
 RETIRED_FIX = "use azure:, nim:, ollama:, onnx: or openai: instead"
 REFUSAL_HEAD = "Nothing was sent; these targets cannot run yet:"
 
@@ -215,79 +203,14 @@ def _onnx_model(instance: Provider, model: str) -> Readiness:
                      "see `python -m playground models list` for models you can download")
 
 
-# --- probes of local servers ---------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Probe:
-    up: bool
-    detail: str = ""  # why it is down
-    tags: tuple[str, ...] | None = None  # Ollama's model names, when it listed them
-    slow: bool = False  # connected, but no answer within the probe's timeout
-
-
-_CACHE: dict[str, tuple[float, _Probe]] = {}
-_LAST_ANSWER: dict[str, tuple[float, _Probe]] = {}  # url -> the last probe that got an answer
-_CACHE_LOCK = threading.Lock()
-
-
-def clear_probe_cache() -> None:
-    """Forget every cached probe (tests; a user who just started a server)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
-        _LAST_ANSWER.clear()
-
-
-def _cached(url: str, probe: Callable[[], _Probe],
-            clock: Callable[[], float] = time.monotonic) -> _Probe:
-    # The clock only ages the cache; no measurement is taken here.
-    with _CACHE_LOCK:
-        hit = _CACHE.get(url)
-        if hit is not None and clock() - hit[0] < PROBE_TTL_S:
-            return hit[1]
-    result = probe()
-    with _CACHE_LOCK:
-        now = clock()
-        if result.up:
-            _LAST_ANSWER[url] = (now, result)
-        elif result.slow and url in _LAST_ANSWER and now - _LAST_ANSWER[url][0] < BUSY_GRACE_S:
-            result = _LAST_ANSWER[url][1]  # busy, not gone: keep what it last said
-        _CACHE[url] = (now, result)
-    return result
-
-
-_CLIENT: httpx.Client | None = None
-
-
-def _http() -> httpx.Client:
-    # One client for every probe: a new one builds an SSL context each time (about 50 ms
-    # of CPU, measured), which would stall a page's event loop for nothing.
-    global _CLIENT
-    with _CACHE_LOCK:
-        if _CLIENT is None:
-            _CLIENT = httpx.Client(timeout=httpx.Timeout(PROBE_TIMEOUT_S, connect=PROBE_CONNECT_S))
-        return _CLIENT
-
-
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[_Probe, httpx.Response | None]:
-    try:
-        response = _http().get(url, headers=headers)
-    except httpx.TimeoutException as exc:
-        if isinstance(exc, httpx.ConnectTimeout):
-            return _Probe(False, f"no answer within {PROBE_CONNECT_S:g} s"), None
-        return _Probe(False, f"no answer within {PROBE_TIMEOUT_S:g} s", slow=True), None
-    except (httpx.HTTPError, OSError) as exc:
-        return _Probe(False, type(exc).__name__), None
-    return _Probe(True), response
-
-
 def _ollama(instance: Provider, model: str | None) -> Readiness:
     from ollama._client import _parse_host  # the SDK's own reading of OLLAMA_HOST
 
     host = _parse_host(instance.setting("OLLAMA_HOST"))
-    probe = _cached(f"{host}/api/tags", lambda: _ollama_probe(host))
+    probe = probes.ollama(host)
     name = f"ollama:{model}" if model is not None else "ollama"
     if not probe.up:
-        return Readiness(name, SERVER_DOWN, _down("Ollama", host, probe),
+        return Readiness(name, SERVER_DOWN, probe.down_message("Ollama", host),
                          "start `ollama serve`, or set OLLAMA_HOST to a running server")
     if model is None:
         count = f" ({len(probe.tags)} model(s))" if probe.tags is not None else ""
@@ -298,37 +221,12 @@ def _ollama(instance: Provider, model: str | None) -> Readiness:
     return Readiness(name, READY, "ready")
 
 
-def _down(what: str, where: str, probe: _Probe) -> str:
-    """"Ollama is not running at URL", or that it did not answer in time."""
-    if probe.detail.startswith("no answer"):
-        return f"{what} at {where} gave {probe.detail}"
-    return f"{what} is not running at {where}"
-
-
-def _ollama_probe(host: str) -> _Probe:
-    probe, response = _get(f"{host}/api/tags")
-    if response is None or response.status_code != 200:
-        return probe  # up but not listing (an old or unusual server): cannot tell tags
-    try:
-        tags = tuple(str(m.get("model") or m.get("name") or "")
-                     for m in response.json().get("models") or [])
-    except (ValueError, AttributeError):
-        return probe
-    return _Probe(True, tags=tags)
-
-
-def same_ollama_model(listed: str, wanted: str) -> bool:
-    """Whether Ollama's tag ``listed`` is model ``wanted`` (``:latest`` is implied)."""
-    return listed.lower().removesuffix(":latest") == wanted.lower().removesuffix(":latest")
-
-
 def _openai_server(instance: Provider) -> Readiness:
     base = (instance.setting("OPENAI_COMPAT_BASE_URL") or "").rstrip("/")
-    key = instance.setting("OPENAI_COMPAT_API_KEY")
-    headers = {"Authorization": f"Bearer {key}"} if key else None
-    probe = _cached(f"{base}/models", lambda: _get(f"{base}/models", headers)[0])
+    probe = probes.openai_server(base, instance.setting("OPENAI_COMPAT_API_KEY"))
     if not probe.up and not probe.detail.startswith("no answer"):
-        return Readiness("openai", SERVER_DOWN, _down("The OpenAI-compatible server", base, probe),
+        return Readiness("openai", SERVER_DOWN,
+                         probe.down_message("The OpenAI-compatible server", base),
                          "start the server, or set OPENAI_COMPAT_BASE_URL to one that runs")
     # A slow answer is not a dead server: a remote one may be far away.
     return Readiness("openai", READY, "ready")

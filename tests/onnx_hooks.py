@@ -57,17 +57,17 @@ def slow_tokens(worker: ModuleType, delay_s: float, log: str) -> None:
 
 def slow_load(worker: ModuleType, delay_s: float) -> None:
     """Loading the model takes ``delay_s`` more (a slow disk)."""
-    load_model = worker.load_model
+    load_model = worker.onnx_model.load_model
 
     def slow(path):  # type: ignore[no-untyped-def]
         time.sleep(delay_s)
         return load_model(path)
-    worker.load_model = slow
+    worker.onnx_model.load_model = slow
 
 
 def record_modules(worker: ModuleType, log: str) -> None:
     """Write the names of the modules the worker imported, once it has loaded its model."""
-    load_model = worker.load_model
+    load_model = worker.onnx_model.load_model
 
     def recording(path):  # type: ignore[no-untyped-def]
         model = load_model(path)
@@ -75,5 +75,5 @@ def record_modules(worker: ModuleType, log: str) -> None:
         with open(log, "w", encoding="utf-8") as file:
             file.write("\n".join(sorted(name for name in sys.modules if "." not in name)))
         return model
-    worker.load_model = recording
+    worker.onnx_model.load_model = recording
 

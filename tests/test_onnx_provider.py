@@ -20,7 +20,7 @@ import providers
 from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, Usage
 from providers.errors import BadRequestError, NotFoundError, UnavailableError, UnsupportedInputError
 from providers.local import onnx as onnx_genai
-from providers.local import onnx_process, onnx_worker
+from providers.local import onnx_model, onnx_process
 from providers.settings import Settings
 from tests import onnx_hooks
 from tests.conftest import REPO, run
@@ -108,10 +108,10 @@ def test_system_prompt_goes_through_the_chat_template(onnx_settings: Settings) -
     text, usage, _ = parts(collect("onnx", onnx_settings, request))
     assert text == "Arr! Hello, matey."
     assert (usage.prompt_tokens, usage.completion_tokens) == (22, 9)
-    lm = onnx_worker.load_model(MODELS / TEXT)  # here, in this process
-    assert onnx_worker.chat_prompt(lm, request.system, request.prompt, 0) == (
+    lm = onnx_model.load_model(MODELS / TEXT)  # here, in this process
+    assert onnx_model.chat_prompt(lm, request.system, request.prompt, 0) == (
         "<|system|>\nYou are a pirate.<|end|>\n<|user|>\nSay hello.<|end|>\n<|assistant|>\n")
-    assert onnx_worker.chat_prompt(lm, None, "Compare.", 2) == (
+    assert onnx_model.chat_prompt(lm, None, "Compare.", 2) == (
         "<|user|>\n<|image_1|>\n<|image_2|>\nCompare.<|end|>\n<|assistant|>\n")
 
 

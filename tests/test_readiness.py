@@ -12,18 +12,8 @@ from fake_services.server import FakeServer, json_reply
 from fake_services.services import ollama_tags
 from providers import Target
 from providers.local.transformers import TransformersProvider
-from providers.readiness import (
-    BUSY_GRACE_S,
-    PROBE_TIMEOUT_S,
-    PROBE_TTL_S,
-    Readiness,
-    _cached,
-    _get,
-    _Probe,
-    provider_readiness,
-    refusal_message,
-    target_readiness,
-)
+from providers.probes import BUSY_GRACE_S, PROBE_TIMEOUT_S, PROBE_TTL_S, Probe, cached, get
+from providers.readiness import Readiness, provider_readiness, refusal_message, target_readiness
 from providers.settings import Settings
 
 
@@ -121,33 +111,33 @@ def test_cached_probes_expire() -> None:
     now = [100.0]
     calls: list[int] = []
 
-    def probe() -> _Probe:
+    def probe() -> Probe:
         calls.append(1)
-        return _Probe(True)
+        return Probe(True)
 
     for _ in range(3):
-        _cached("http://cache.test/a", probe, clock=lambda: now[0])
+        cached("http://cache.test/a", probe, clock=lambda: now[0])
     assert len(calls) == 1
     now[0] += PROBE_TTL_S + 0.1
-    _cached("http://cache.test/a", probe, clock=lambda: now[0])
+    cached("http://cache.test/a", probe, clock=lambda: now[0])
     assert len(calls) == 2
 
 
 def test_a_server_that_answered_recently_and_is_now_slow_is_busy_not_down(silent_url) -> None:
     # Under a classroom's load a probe can time out on a healthy server (or on an app whose
     # own threads are starved): that must not refuse every comparison to it.
-    assert _get(f"{silent_url}/api/tags")[0].slow  # connected, no answer: slow
-    assert not _get(f"{closed_port_url()}/api/tags")[0].slow  # refused: down, not slow
+    assert get(f"{silent_url}/api/tags")[0].slow  # connected, no answer: slow
+    assert not get(f"{closed_port_url()}/api/tags")[0].slow  # refused: down, not slow
     now = [100.0]
-    answers = iter([_Probe(True, tags=("phi3.5",)), _Probe(False, "no answer within 0.5 s", slow=True),
-                    _Probe(False, "no answer within 0.5 s", slow=True), _Probe(False, "ConnectError")])
+    answers = iter([Probe(True, tags=("phi3.5",)), Probe(False, "no answer within 0.5 s", slow=True),
+                    Probe(False, "no answer within 0.5 s", slow=True), Probe(False, "ConnectError")])
 
-    def probe_now() -> _Probe:
+    def probe_now() -> Probe:
         now[0] += PROBE_TTL_S + 0.1
-        return _cached("http://busy.test/api/tags", lambda: next(answers), clock=lambda: now[0])
+        return cached("http://busy.test/api/tags", lambda: next(answers), clock=lambda: now[0])
 
-    assert probe_now() == _Probe(True, tags=("phi3.5",))
-    assert probe_now() == _Probe(True, tags=("phi3.5",))  # slow, answered 5 s ago: busy
+    assert probe_now() == Probe(True, tags=("phi3.5",))
+    assert probe_now() == Probe(True, tags=("phi3.5",))  # slow, answered 5 s ago: busy
     now[0] += BUSY_GRACE_S
     assert not probe_now().up  # slow, and no answer for a minute: down
     assert probe_now().detail == "ConnectError"  # refused: down at once

@@ -3,8 +3,8 @@ and a Stop that ends every stream while the page can still show "stopped".
 
 The engine runs in a background task (the *pump*) that only marks which targets
 changed; :meth:`LiveRun.frames` wakes the page at most every ``pane_interval_s`` and
-sends the table less often (why, measured with Gradio 6.31, beside the other throttles:
-:mod:`providers.local.onnx_worker`); the engine's timestamps are taken in the pump and
+sends the table less often (why, measured with Gradio 6.31, beside the runtimes'
+throttle: :mod:`providers.local.pacing`); the engine's timestamps are taken in the pump and
 never wait for rendering.
 """
 

@@ -6,7 +6,8 @@ model cache.
 cancelling that iterator (the engine's Stop or timeout) sets the sink's stop flag; the
 producer's next :meth:`ThreadSink.emit` raises :class:`Stopped`, so a loop that emits
 once per token ends within one token. Why a thread is enough for torch and not for
-onnxruntime-genai: :mod:`providers.local.onnx_worker`'s docstring.
+onnxruntime-genai: :mod:`providers.local.onnx_worker`'s docstring; why items go in
+batches: :mod:`providers.local.pacing`.
 
 :class:`ModelCache` keeps at most N loaded models per process, loads each once even when
 several sessions ask at the same time, and never evicts a model while a lease on it
@@ -16,7 +17,6 @@ several sessions ask at the same time, and never evicts a model while a lease on
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections import OrderedDict, deque
@@ -25,6 +25,8 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from providers.local.pacing import HAND_OVER_EVERY_S, Pacer
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -43,17 +45,16 @@ class ThreadSink(Generic[T]):
     Items are handed over in batches: the first item at once, then at most every
     ``max_lag_s`` seconds (every item, for producers slower than that), and each hand-over
     waits, without the GIL, until the event loop has taken the batch, so a producer never
-    runs far ahead of the event loop. Why this throttle: :mod:`providers.local.onnx_worker`
-    (the throttles, told once).
+    runs far ahead of the event loop. Why this throttle: :mod:`providers.local.pacing`.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_lag_s: float = 0.005) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 max_lag_s: float = HAND_OVER_EVERY_S) -> None:
         self._loop = loop
-        self._max_lag_s = max_lag_s
+        self._pacer = Pacer(max_lag_s)
         self._turn = threading.Condition()
         self._items: deque[tuple[int, object]] = deque()
         self._waiter: asyncio.Future[None] | None = None  # the consumer, waiting
-        self._handed_at = -math.inf
         self.stop_event = threading.Event()
 
     @property
@@ -72,10 +73,9 @@ class ThreadSink(Generic[T]):
     def _put(self, kind: int, value: object) -> None:
         with self._turn:
             self._items.append((kind, value))
-            now = time.perf_counter()
-            if kind == _ITEM and now - self._handed_at < self._max_lag_s:
+            if kind == _ITEM and not self._pacer.due():
                 return  # goes with the next hand-over
-            self._handed_at = now
+            self._pacer.went()
             waiter, self._waiter = self._waiter, None
             if waiter is not None:
                 try:
@@ -113,7 +113,7 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
 
 async def stream_from_thread(produce: Callable[[ThreadSink[T]], None], *,
                              name: str = "generate",
-                             max_lag_s: float = 0.005) -> AsyncIterator[T]:
+                             max_lag_s: float = HAND_OVER_EVERY_S) -> AsyncIterator[T]:
     """Run ``produce(sink)`` in a new thread; yield every item it emits, in order.
 
     An exception raised by ``produce`` is re-raised here after the items emitted before

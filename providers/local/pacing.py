@@ -1,0 +1,49 @@
+"""The local runtimes' one throttle: generated text handed on in batches, the first at
+once, then at most every :data:`HAND_OVER_EVERY_S`.
+
+Why a throttle at all: each hand-over wakes someone who competes for the same two cores
+and, in the app's process, for the GIL. The ``onnx`` worker
+(:mod:`providers.local.onnx_worker`) sends over a pipe, and the app's reader thread and
+event loop wake for every message: one per token cost the 1.45 ms/token benchmark model
+3 % of its speed at 5 ms batches, nothing measurable at 20 ms (bench/onnx_decode.py). The
+``transformers`` thread (:mod:`providers.local.threaded`) wakes the event loop and then
+waits for it to take the batch (its back-pressure): a hand-over per token cost a fast
+model 10-20 % of its speed. One constant serves both: with a producer that spends 80 % of
+a 1 ms token outside the GIL (as torch does), 20 ms batches gave 935 tokens/s and a 1 ms
+``asyncio.sleep`` overran by p95 0.6 ms, against 922 tokens/s and 1.0 ms at 5 ms and
+814 tokens/s and 1.2 ms with no throttle (medians of 7 runs, 2 cores, load 1.5,
+2026-11-30).
+
+What it never changes: the first visible text goes at once (TTFT is not delayed) and a
+stream's end goes at once with whatever is held (the last token's time, hence decode
+tokens/s, is not delayed); only the spacing of the text between them is coarser, for
+models faster than one token per 20 ms. A third throttle, the page's
+(:mod:`playground.ui.live`: panes every 50 ms, the table every 250 ms), acts after the
+engine has taken its timestamps: it delays what a visitor sees, never what is measured.
+
+Standard library only: the ``onnx`` worker process imports this.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+HAND_OVER_EVERY_S = 0.02  # seconds between hand-overs of text after the first (above)
+
+
+class Pacer:
+    """When a producer's held text should go: at once if none went in the last
+    ``every_s`` seconds, else with a later hand-over."""
+
+    def __init__(self, every_s: float = HAND_OVER_EVERY_S) -> None:
+        self._every_s = every_s
+        self._went_at = -math.inf  # perf_counter() of the last hand-over that counted
+
+    def due(self) -> bool:
+        """True when what is held should be handed on now."""
+        return time.perf_counter() - self._went_at >= self._every_s
+
+    def went(self) -> None:
+        """Text was handed on now: the next one waits ``every_s`` from here."""
+        self._went_at = time.perf_counter()
