@@ -29,6 +29,7 @@ from playground import comparison_doc as doc
 ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,32}")
 QUERY_NAME = "comparison"
 OWNER_PREFIX = "session-"
+OWNER_SHAPE = re.compile(OWNER_PREFIX + r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32)
 
 
 class ShareError(Exception):
@@ -53,6 +54,11 @@ class ComparisonStore(Protocol):
 def new_owner() -> str:
     """A fresh owner key for one page session: 256 random bits, never shown."""
     return OWNER_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_owner(value: Any) -> bool:
+    """Whether ``value`` has the shape of a key :func:`new_owner` makes."""
+    return isinstance(value, str) and bool(OWNER_SHAPE.fullmatch(value))
 
 
 def comparison_link(base_url: str, comparison_id: str) -> str:

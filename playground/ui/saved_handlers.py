@@ -90,8 +90,7 @@ class SavedHandlers:
         a new one), else None (nobody's: one list for the machine)."""
         if not self.sessions.policy.public:
             return None
-        return kept if isinstance(kept, str) and kept.startswith(saved.OWNER_PREFIX) \
-            else saved.new_owner()
+        return kept if saved.is_owner(kept) else saved.new_owner()
 
     def _secrets(self, keys: dict[str, str] | None) -> list[str]:
         try:
@@ -133,8 +132,9 @@ class SavedHandlers:
 
     def show_history(self, kept_owner: str | None) -> str:
         """The history list when the page loads (this session's, on a public server)."""
-        public = self.sessions.policy.public
-        return self.history_markdown(kept_owner if public else None)
+        if not self.sessions.policy.public:
+            return self.history_markdown(None)
+        return self.history_markdown(kept_owner if saved.is_owner(kept_owner) else None)
 
     def open_link(self, request: gr.Request = None) -> list[Any]:
         """Page load: the comparison ``?comparison=ID`` names, read-only. Outputs: the
