@@ -6,10 +6,10 @@ Who may see what:
 
 * The id is the link's secret (the store makes it: ``secrets.token_urlsafe(16)``, 128
   random bits); anyone with the link may open the comparison, read-only.
-* Lists are by owner. On a public server the owner is an opaque random key made on the
-  server for one page session (:func:`new_owner`) and kept in that session's server-side
-  state; it never reaches the browser, so no visitor can name another's. Elsewhere (your
-  own machine) the owner is None: every tab and the CLI share one list.
+* Lists are by owner. On a public server the owner comes from a token the server signs
+  (:class:`OwnerKeys`) and the browser keeps: no visitor can pick one, or guess another's
+  (192 random bits). Elsewhere (your own machine) the owner is None: every tab and the
+  CLI share one list.
 * Before it is stored every string of the document is scrubbed of the keys known to the
   server and the session (``comparison_doc.for_saving``); the store redacts the server's
   keys again.
@@ -17,6 +17,9 @@ Who may see what:
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -29,7 +32,7 @@ from playground import comparison_doc as doc
 ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,32}")
 QUERY_NAME = "comparison"
 OWNER_PREFIX = "session-"
-OWNER_SHAPE = re.compile(OWNER_PREFIX + r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32)
+OWNER_SHAPE = re.compile(OWNER_PREFIX + r"[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}")
 
 
 class ShareError(Exception):
@@ -51,14 +54,37 @@ class ComparisonStore(Protocol):
     def list_comparisons(self, owner: str | None, limit: int = 50) -> list[Any]: ...
 
 
-def new_owner() -> str:
-    """A fresh owner key for one page session: 256 random bits, never shown."""
-    return OWNER_PREFIX + secrets.token_urlsafe(32)
+class OwnerKeys:
+    """Owner tokens for one server process: ``session-RANDOM.SIGNATURE``, the signature an
+    HMAC-SHA256 of the random part under a key made when the process starts. The page
+    keeps its token in the browser (so a list survives reloads and link clicks); a token
+    this process did not make is refused, so a visitor cannot pick an owner, only get one.
+    A restart starts new lists (saved links still open)."""
 
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key or secrets.token_bytes(32)
 
-def is_owner(value: Any) -> bool:
-    """Whether ``value`` has the shape of a key :func:`new_owner` makes."""
-    return isinstance(value, str) and bool(OWNER_SHAPE.fullmatch(value))
+    def _sign(self, random_part: str) -> str:
+        digest = hmac.new(self._key, random_part.encode("ascii"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+    def new(self) -> str:
+        """A fresh token (192 random bits, signed)."""
+        random_part = secrets.token_urlsafe(24)
+        return f"{OWNER_PREFIX}{random_part}.{self._sign(random_part)}"
+
+    def valid(self, token: Any) -> bool:
+        """Whether ``token`` is one this process made."""
+        if not isinstance(token, str) or not OWNER_SHAPE.fullmatch(token):
+            return False
+        random_part, _, signature = token[len(OWNER_PREFIX):].partition(".")
+        return hmac.compare_digest(signature, self._sign(random_part))
+
+    @staticmethod
+    def owner(token: str) -> str:
+        """What the store keeps for ``token``: its SHA-256, so the database never holds a
+        token a browser could present."""
+        return "owner-" + hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 def comparison_link(base_url: str, comparison_id: str) -> str:

@@ -75,7 +75,7 @@ def test_save_keeps_every_turn_and_no_key_and_the_link_opens_it_read_only(store)
     ui = handlers_for(store, public=False)
     keys = {"GITHUB_TOKEN": SESSION_KEY}
     link, history, owner = ui.save(two_turns(), None, BASE, keys, None)
-    assert owner is None  # not public: one list for the machine
+    assert owner == gr.skip()  # not public: one list for the machine, no token
     assert link["value"].startswith(BASE + "?comparison=") and link["visible"]
     kept = store.load_comparison(comparison_id(link))
     text = repr(kept)
@@ -104,24 +104,38 @@ def test_a_one_turn_run_without_a_conversation_is_saved_from_its_record(store) -
     assert kept["shared"]["temperature"] == 0.3
 
 
-def test_on_a_public_server_lists_are_per_session_and_links_still_open(store) -> None:
+def test_on_a_public_server_lists_are_per_browser_and_links_still_open(store) -> None:
     ui = handlers_for(store, public=True)
-    link_a, history_a, owner_a = ui.save(two_turns(), None, BASE, {}, None)
-    assert owner_a.startswith(saved.OWNER_PREFIX) and len(owner_a) > 40
-    link_a2, history_a2, again = ui.save(two_turns(), None, BASE, {}, owner_a)
-    assert again == owner_a  # the session keeps its key
+    link_a, history_a, token_a = ui.save(two_turns(), None, BASE, {}, None)
+    assert token_a.startswith(saved.OWNER_PREFIX) and ui.owner_keys.valid(token_a)
+    link_a2, history_a2, again = ui.save(two_turns(), None, BASE, {}, token_a)
+    assert again == token_a  # the browser keeps its token
     assert comparison_id(link_a) in history_a2 and comparison_id(link_a2) in history_a2
-    # Another session: nothing listed, before and after it saves its own.
-    assert ui.show_history(None) == "Nothing saved in this session yet."
-    link_b, history_b, owner_b = ui.save(two_turns(), None, BASE, {}, None)
-    assert owner_b != owner_a
+    assert ui.show_history(token_a) == history_a2  # after a reload, the same list
+    # Another browser: nothing listed, before and after it saves its own.
+    assert ui.show_history(None) == "Nothing saved from this browser yet."
+    link_b, history_b, token_b = ui.save(two_turns(), None, BASE, {}, None)
+    assert token_b != token_a
     assert comparison_id(link_a) not in history_b and comparison_id(link_b) in history_b
-    assert comparison_id(link_b) not in ui.show_history(owner_a)
-    # ...and a forged owner (not one this server made) is a fresh one, listing nothing.
-    assert ui.owner("session-") != "session-" and ui.owner("guess") != "guess"
+    assert comparison_id(link_b) not in ui.show_history(token_a)
+    # The store keeps a digest of the token, never the token a browser presents.
+    assert token_a not in repr(store.list_comparisons(ui.owner_keys.owner(token_a)))
     # The link opens for anyone.
     viewer, body, opened, _ = ui.open_link(link_request({"comparison": comparison_id(link_a)}))
     assert viewer["visible"] and opened is not None and "In Hunan." in body
+
+
+def test_a_token_this_server_did_not_sign_is_never_an_owner(store) -> None:
+    ui = handlers_for(store, public=True)
+    _, _, token = ui.save(two_turns(), None, BASE, {}, None)
+    random_part, signature = token[len(saved.OWNER_PREFIX):].split(".")
+    forged = f"{saved.OWNER_PREFIX}{'A' * 32}.{signature}"
+    other_server = saved.OwnerKeys()  # another process (or a restart): another key
+    for bad in (forged, token[:-1] + ("A" if token[-1] != "A" else "B"), "session-x", 42,
+                other_server.new()):
+        assert ui.show_history(bad) == "Nothing saved from this browser yet."
+        assert ui.token(bad) != bad
+    assert handlers_for(store, public=False).token(token) is None  # not public: nobody's
 
 
 def test_unknown_and_malformed_ids_say_why(store) -> None:
@@ -157,10 +171,11 @@ def test_nothing_to_save_and_the_public_cap_refuse_with_a_message(store, monkeyp
     with pytest.raises(gr.Error, match="Nothing to save yet"):
         ui.save(None, None, BASE, {}, None)
     monkeypatch.setattr(saved_handlers, "PUBLIC_MAX_SAVES", 2)
-    _, _, owner = ui.save(two_turns(), None, BASE, {}, None)
-    ui.save(two_turns(), None, BASE, {}, owner)
+    _, _, token = ui.save(two_turns(), None, BASE, {}, None)
+    ui.save(two_turns(), None, BASE, {}, token)
     with pytest.raises(gr.Error, match="has saved 2 comparisons"):
-        ui.save(two_turns(), None, BASE, {}, owner)
+        ui.save(two_turns(), None, BASE, {}, token)
+    ui.save(two_turns(), None, BASE, {}, None)  # another browser's own count
 
 
 def test_html_download_follows_the_comparison(store) -> None:

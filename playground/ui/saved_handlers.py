@@ -2,11 +2,12 @@
 ``/?comparison=ID`` opens, "Continue from here", the session's list of saved comparisons
 and the HTML download. Plain methods; ``saved_view`` wires them.
 
-Owner (who a list shows saved comparisons to): on a public server, a random key made
-here at the session's first save and kept in its ``gr.State`` (server-side, never sent
-to the browser, unlike Gradio's session hash, which the client picks and sends with
-every request); on your own machine, nobody's (None): every tab and the CLI share one
-list. Opening a link needs only its id.
+Owner (who a list shows saved comparisons to): on a public server, a token this server
+signs (``saved.OwnerKeys``) at the browser's first save and the browser keeps
+(``gr.BrowserState``), so the list survives reloads and link clicks. Not Gradio's session
+hash: the client picks that one (``Math.random``), it changes with every page load and
+it travels in URLs. On your own machine the owner is nobody (None): every tab and the
+CLI share one list. Opening a link needs only its id.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from playground.ui.session import Sessions
 from playground.validate import InputError
 
 HISTORY_LIMIT = 50
-PUBLIC_MAX_SAVES = 100  # per session on a public server: each is up to 5 MB on disk
+PUBLIC_MAX_SAVES = 100  # per browser (owner token) on a public server: each is up to 5 MB on disk
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "slm-playground-exports"
 
 
@@ -77,6 +78,7 @@ class SavedHandlers:
         self._open_store = open_store or (lambda: default_store(sessions))
         self._store: ComparisonStore | None = None
         self._lock = threading.Lock()
+        self.owner_keys = saved.OwnerKeys()
 
     @property
     def store(self) -> ComparisonStore:
@@ -85,12 +87,15 @@ class SavedHandlers:
                 self._store = self._open_store()
             return self._store
 
-    def owner(self, kept: str | None) -> str | None:
-        """The owner key for lists: the session's own on a public server (``kept``, or
-        a new one), else None (nobody's: one list for the machine)."""
+    def token(self, kept: Any) -> str | None:
+        """The browser's owner token on a public server (``kept`` when this server made
+        it, else a new one); None elsewhere (one list for the machine)."""
         if not self.sessions.policy.public:
             return None
-        return kept if saved.is_owner(kept) else saved.new_owner()
+        return kept if self.owner_keys.valid(kept) else self.owner_keys.new()
+
+    def _owner(self, token: str | None) -> str | None:
+        return None if token is None else self.owner_keys.owner(token)
 
     def _secrets(self, keys: dict[str, str] | None) -> list[str]:
         try:
@@ -99,17 +104,19 @@ class SavedHandlers:
             return self.sessions.settings.secret_values()
 
     def save(self, conversation: Any, record: Any, base_url: str | None,
-             keys: dict[str, str] | None, kept_owner: str | None) -> list[Any]:
+             keys: dict[str, str] | None, kept_token: str | None) -> list[Any]:
         """Save the Compare tab's comparison. Outputs: the link box, the history, the
-        owner state. Nothing to save, too large, or too many: a gr.Error toast."""
+        owner token (kept by the browser). Nothing to save, too large, or too many: a
+        gr.Error toast."""
         document = current_document(conversation, record)
-        owner = self.owner(kept_owner)
+        token = self.token(kept_token)
+        owner = self._owner(token)
         try:
             if document is None:
                 raise ShareError("Nothing to save yet: run a comparison first.")
             if owner is not None and len(self.store.list_comparisons(
                     owner, PUBLIC_MAX_SAVES)) >= PUBLIC_MAX_SAVES:
-                raise ShareError(f"This session has saved {PUBLIC_MAX_SAVES} comparisons, "
+                raise ShareError(f"This browser has saved {PUBLIC_MAX_SAVES} comparisons, "
                                  "the limit on this public server.")
             comparison_id = saved.save(self.store, document, owner, self._secrets(keys))
         except ShareError as exc:
@@ -117,12 +124,12 @@ class SavedHandlers:
                            print_exception=False) from None
         link = saved.comparison_link(base_url or "/", comparison_id)
         return [gr.update(value=link, visible=True), self.history_markdown(owner),
-                owner if owner is not None else kept_owner]
+                token if token is not None else gr.skip()]
 
     def history_markdown(self, owner: str | None) -> str:
         """The saved comparisons ``owner`` may list, as Markdown links (newest first)."""
         if owner is None and self.sessions.policy.public:
-            return "Nothing saved in this session yet."
+            return "Nothing saved from this browser yet."
         entries = saved.history(self.store, owner, HISTORY_LIMIT)
         if not entries:
             return "Nothing saved yet."
@@ -130,11 +137,12 @@ class SavedHandlers:
                  f"{_md(', '.join(e['targets']))} · {e['turns']} turn(s)" for e in entries]
         return "\n".join(lines)
 
-    def show_history(self, kept_owner: str | None) -> str:
-        """The history list when the page loads (this session's, on a public server)."""
+    def show_history(self, kept_token: str | None) -> str:
+        """The history list when the page loads (this browser's, on a public server)."""
         if not self.sessions.policy.public:
             return self.history_markdown(None)
-        return self.history_markdown(kept_owner if saved.is_owner(kept_owner) else None)
+        valid = self.owner_keys.valid(kept_token)
+        return self.history_markdown(self._owner(kept_token) if valid else None)
 
     def open_link(self, request: gr.Request = None) -> list[Any]:
         """Page load: the comparison ``?comparison=ID`` names, read-only. Outputs: the
@@ -176,7 +184,8 @@ class SavedHandlers:
 
 
 def _md(text: str) -> str:
-    """``text`` safe inside a Markdown link label: HTML escaped, brackets and emphasis
-    marks backslashed."""
-    escaped = html.escape(" ".join(str(text).split()))
-    return "".join("\\" + c if c in "[]()*_`\\#<>|!~" else c for c in escaped)
+    """``text`` on one line, safe inside a Markdown link label: ``<``, ``>`` and ``&``
+    as entities (no tag), brackets and emphasis marks backslashed (no link, no style)."""
+    line = " ".join(str(text).split())
+    line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + c if c in "[]()*_`\\!~|" else c for c in line)

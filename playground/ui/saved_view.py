@@ -39,8 +39,10 @@ def build_viewer() -> SavedUI:
                                      elem_id="continue-btn")
             viewer_html = gr.DownloadButton("Download HTML", visible=False, size="sm",
                                             scale=0, elem_id="saved-dl-html")
+    # The owner token a public server signs (saved_handlers); None elsewhere.
+    owner = gr.BrowserState(None, storage_key="slm-playground-saved-owner")
     return SavedUI(viewer, view, continue_btn, viewer_html, opened=gr.State(None),
-                   owner=gr.State(None))
+                   owner=owner)
 
 
 def build_save_row(ui: SavedUI) -> None:
