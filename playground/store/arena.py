@@ -120,8 +120,10 @@ class Arena:
             and_(battles.c.id == battle_id, battles.c.failed == false()))
         try:
             with self.engine.begin() as db:
+                # preserve_rowcount: an INSERT's count is kept only when asked for.
                 inserted = db.execute(insert(votes).from_select(
-                    ["battle_id", "session", "choice", "created_at"], source)).rowcount
+                    ["battle_id", "session", "choice", "created_at"], source)
+                    .execution_options(preserve_rowcount=True)).rowcount
         except IntegrityError:
             raise VoteRefused("This battle already has its vote.") from None
         if inserted != 1:
