@@ -122,8 +122,11 @@ async def check(target: Target, request: ChatRequest, settings: Settings) -> Con
     answer = max(request.max_tokens or 1, 1)
     counter = await asyncio.to_thread(local_context.counter_for, target, settings)
     if counter is not None:
+        how, exact = counter.counted_by, True
+        if counter.image_note and request.all_images():
+            how, exact = f"{how}; {counter.image_note}", False
         return await asyncio.to_thread(_fit, str(target), request, counter.context_tokens,
-                                       answer, counter.counted_by, True, counter.count)
+                                       answer, how, exact, counter.count)
     phi = lookup(target.provider, target.model)
     if phi is None:
         return ContextFit(str(target), None, None, answer, "not checked: context unknown",

@@ -30,7 +30,8 @@ The document (``to_document`` / ``from_document``; JSON, never keys)::
               "answer": "...",       # the text received (partial on stop / error)
               "result": {...},       # the engine's measurements: TargetResult.public()
                                      # without "text", plus "notices" and "details"
-              "in_history": true     # sent as history in the next turns (answer text)
+              "in_history": true     # sent in the next turns' history: false when no
+                                     # answer text arrived or the user dropped it
             }
           ]
         }
@@ -120,6 +121,7 @@ class Exchange:
     result: TargetResult
     images: tuple[ImageInput, ...] = ()
     image_paths: tuple[str, ...] = ()
+    dropped: bool = False  # left out of the history to fit a context (still shown)
 
     @property
     def answer(self) -> str:
@@ -127,8 +129,10 @@ class Exchange:
 
     @property
     def in_history(self) -> bool:
-        """Whether the next turns send this one (only when some answer text arrived)."""
-        return bool(self.result.text) and self.result.status not in ("waiting", "running")
+        """Whether the next turns send this one: some answer text arrived and the user
+        did not drop it to fit a context."""
+        return bool(self.result.text) and not self.dropped \
+            and self.result.status not in ("waiting", "running")
 
 
 @dataclass
@@ -154,7 +158,7 @@ class Pane:
         return shared if self.synced else self.overrides
 
 
-@dataclass
+@dataclass(eq=False)  # one conversation is one object (the UI tracks which are answering)
 class Conversation:
     """Every pane's turns; ``shared`` are the parameters synced panes use."""
 
@@ -164,6 +168,19 @@ class Conversation:
     @classmethod
     def start(cls, targets: list[str], shared: Params) -> Conversation:
         return cls([Pane(target) for target in targets], shared)
+
+    @classmethod
+    def first_turn(cls, request: ChatRequest, results: list[TargetResult],
+                   image_paths: list[str] | tuple[str, ...] = ()) -> Conversation:
+        """The conversation a comparison starts: ``request`` sent to every target, whose
+        ``results`` (in pane order) are each pane's first answer."""
+        shared = Params(request.system, request.max_tokens, request.temperature,
+                        request.top_p, request.seed)
+        conversation = cls.start([r.target for r in results], shared)
+        for index, result in enumerate(results):
+            conversation.record(index, Exchange(1, request.prompt, shared, result,
+                                                request.images, tuple(image_paths)))
+        return conversation
 
     def request(self, index: int, text: str, images: tuple[ImageInput, ...] = (), *,
                 retry: bool = False) -> ChatRequest:
@@ -191,22 +208,23 @@ class Conversation:
     def record(self, index: int, exchange: Exchange, *, retry: bool = False) -> None:
         """Add pane ``index``'s new turn, or replace its last one (``retry``)."""
         turns = self.panes[index].turns
+        number = turns[-1].number if retry and turns else \
+            (turns[-1].number + 1 if turns else 1)
+        exchange.result.turn = number  # the table's turn: this pane's own count
         if retry and turns:
-            turns[-1] = replace(exchange, number=turns[-1].number)
+            turns[-1] = replace(exchange, number=number)
         else:
-            turns.append(replace(exchange, number=len(turns) + 1))
+            turns.append(replace(exchange, number=number))
 
     def drop_oldest(self, index: int, count: int) -> int:
-        """Forget pane ``index``'s ``count`` oldest turns that are sent (the user asked,
-        to fit the model's context); returns how many went. Numbers stay as they were."""
-        pane, dropped = self.panes[index], 0
-        keep = []
-        for exchange in pane.turns:
+        """Stop sending pane ``index``'s ``count`` oldest turns that are sent (the user
+        asked, to fit the model's context); they stay in the pane, the table and the
+        document. Returns how many were dropped."""
+        dropped = 0
+        for exchange in self.panes[index].turns:
             if dropped < count and exchange.in_history:
+                exchange.dropped = True
                 dropped += 1
-                continue
-            keep.append(exchange)
-        pane.turns = keep
         return dropped
 
     def turns_done(self) -> int:
@@ -289,7 +307,8 @@ def _exchange_from(target: str, data: Any, number: int) -> Exchange:
         number = shown  # numbers stay as shown after the oldest turns were dropped
     return Exchange(number, text, Params.from_document(data.get("params", {})),
                     _result_from(target, number, data.get("result"), answer),
-                    tuple(_image_from(target, number, i) for i in images))
+                    tuple(_image_from(target, number, i) for i in images),
+                    dropped=data.get("in_history") is False and bool(answer))
 
 
 def _result_from(target: str, number: int, saved: Any, answer: str) -> TargetResult:
@@ -305,7 +324,7 @@ def _result_from(target: str, number: int, saved: Any, answer: str) -> TargetRes
                 or (isinstance(value, float) and not math.isfinite(value)):
             raise InputError([f"{target}: turn {number}'s {name} is not valid."])
         values[name] = value
-    return TargetResult(**values, text=answer)
+    return TargetResult(**values, turn=number, text=answer)
 
 
 def _image_from(target: str, number: int, data: Any) -> ImageInput:

@@ -17,7 +17,9 @@ from providers.settings import Settings
 
 MAX_PROMPT_CHARS = 100_000  # the prompt and the system prompt together
 MAX_TARGETS = 6
-MAX_IMAGES = 20
+MAX_IMAGES = 20  # per conversation: every turn's images together
+MAX_HISTORY_TURNS = 40  # earlier turns (20 question/answer pairs) before the new one
+MAX_CONVERSATION_CHARS = 400_000  # every turn's text and the system prompt together
 MAX_TOKENS = 32_768  # above every catalog model's context; bounds the answer cap too
 SEED_MAX = 2**32 - 1  # an unsigned 32-bit seed: every runtime (torch, ONNX, Ollama) takes it
 MAX_TIMEOUT_S = 600.0  # the idle timeout; PLAYGROUND_MAX_TARGET_S bounds a whole target
@@ -109,10 +111,33 @@ def check_request(request: ChatRequest, max_prompt_chars: int = MAX_PROMPT_CHARS
                 f"The prompt and the system prompt have {len(request.prompt) + system:,} "
                 "characters together")
         problems.append(f"{what}; the limit is {max_prompt_chars:,}.")
-    if len(request.images) > MAX_IMAGES:
-        problems.append(f"{len(request.images)} images attached; the limit is {MAX_IMAGES}.")
+    problems += conversation_problems(request)
     problems += number_problems(max_tokens=request.max_tokens, temperature=request.temperature,
                                 top_p=request.top_p, seed=request.seed)
+    return problems
+
+
+def conversation_problems(request: ChatRequest) -> list[str]:
+    """Problems with the history and the conversation as a whole: the number of earlier
+    turns, empty questions, the characters and the images of every turn together (the
+    roles' alternation is ChatRequest's own check, made when it is built)."""
+    problems = []
+    history = request.history
+    if len(history) > MAX_HISTORY_TURNS:
+        problems.append(f"The conversation has {len(history)} earlier turns; the limit is "
+                        f"{MAX_HISTORY_TURNS} ({MAX_HISTORY_TURNS // 2} questions and answers)"
+                        ": start a new conversation or drop the oldest turns.")
+    if empty := [str(i + 1) for i, t in enumerate(history) if t.role == "user"
+                 and not t.text.strip()]:
+        problems.append(f"Earlier turn(s) {', '.join(empty)} ask nothing (empty question).")
+    chars = len(request.system or "") + sum(len(turn.text) for turn in request.turns())
+    if history and chars > MAX_CONVERSATION_CHARS:
+        problems.append(f"The conversation has {chars:,} characters with its history; the "
+                        f"limit is {MAX_CONVERSATION_CHARS:,}: drop the oldest turns.")
+    images = len(request.all_images())
+    if images > MAX_IMAGES:
+        where = " in the conversation" if history else ""
+        problems.append(f"{images} images attached{where}; the limit is {MAX_IMAGES}.")
     return problems
 
 
@@ -156,7 +181,7 @@ def plan(specs: Sequence[str], request: ChatRequest, settings: Settings, *,
         if not (found := target_readiness(target, settings)).ready:
             problems.append(f"{found.target}: {found.describe()}")
             continue
-        if (why := image_problem(target, len(request.images))) is not None:
+        if (why := image_problem(target, len(request.all_images()))) is not None:
             problems.append(why)
         targets.append(target)
     if problems:
@@ -164,5 +189,6 @@ def plan(specs: Sequence[str], request: ChatRequest, settings: Settings, *,
     return targets
 
 
-__all__ = ["BOUNDS", "InputError", "UnsupportedInputError", "check_request", "image_problem",
+__all__ = ["BOUNDS", "InputError", "UnsupportedInputError", "check_request",
+           "conversation_problems", "image_problem",
            "number_problem", "number_problems", "plan", "whole"]

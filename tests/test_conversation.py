@@ -78,8 +78,11 @@ def test_a_turn_without_answer_text_is_shown_but_never_sent() -> None:
 def test_dropping_the_oldest_turns_keeps_the_numbers() -> None:
     conversation = two_turns()
     assert conversation.drop_oldest(0, 1) == 1
-    assert [e.number for e in conversation.panes[0].turns] == [2]
-    assert len(conversation.request(0, "x").history) == 2
+    assert [e.number for e in conversation.panes[0].turns] == [1, 2]  # still shown
+    assert [t.text for t in conversation.request(0, "x").history] == ["This?",
+                                                                      f"{A} sees a cat"]
+    back = Conversation.from_document(conversation.to_document())
+    assert back.request(0, "x").history == conversation.request(0, "x").history
 
 
 def test_the_document_round_trips_through_json_without_paths() -> None:

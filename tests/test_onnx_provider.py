@@ -21,6 +21,7 @@ from providers.base import ChatRequest, Finish, ImageInput, Notice, TextDelta, U
 from providers.errors import BadRequestError, NotFoundError, UnavailableError, UnsupportedInputError
 from providers.local import onnx as onnx_genai
 from providers.local import onnx_model, onnx_process
+from providers.local.onnx import generate_message
 from providers.settings import Settings
 from tests import onnx_hooks
 from tests.conftest import REPO, run
@@ -109,9 +110,10 @@ def test_system_prompt_goes_through_the_chat_template(onnx_settings: Settings) -
     assert text == "Arr! Hello, matey."
     assert (usage.prompt_tokens, usage.completion_tokens) == (22, 9)
     lm = onnx_model.load_model(MODELS / TEXT)  # here, in this process
-    assert onnx_model.chat_prompt(lm, request.system, request.prompt, 0) == (
+    assert onnx_model.chat_prompt(lm, generate_message(request)) == (
         "<|system|>\nYou are a pirate.<|end|>\n<|user|>\nSay hello.<|end|>\n<|assistant|>\n")
-    assert onnx_model.chat_prompt(lm, None, "Compare.", 2) == (
+    two = ChatRequest(TEXT, "Compare.", images=(WHITE, BLACK))
+    assert onnx_model.chat_prompt(lm, generate_message(two)) == (
         "<|user|>\n<|image_1|>\n<|image_2|>\nCompare.<|end|>\n<|assistant|>\n")
 
 

@@ -80,7 +80,8 @@ def test_compare_through_the_http_api(served, behaviours) -> None:
     assert all("done in" in line for line in status[:2])
     rows = {row[0]: dict(zip(table["headers"], row)) for row in table["data"]}
     assert rows[NIM]["status"] == "ok" and rows[NIM]["completion_tokens"] == 4
-    assert {"/compare", "/stop", "/run_scenario"} == set(client.view_api(print_info=False,
+    assert {"/compare", "/stop", "/run_scenario", "/follow_up", "/retry",
+            "/new_conversation"} == set(client.view_api(print_info=False,
                                                         return_format="dict")["named_endpoints"])
 
 

@@ -3,21 +3,24 @@ and the step after a run (charts and downloads). Plain methods; ``layout`` wires
 
 Compare's outputs, by name (:class:`CompareView`, in :data:`COMPARE_OUTPUTS` order): the 6
 pane columns, their 6 status lines, their 6 answers, the metrics table, the run record
-(``gr.State``), the 3 charts and the 2 download buttons. ``gr.skip()`` leaves an output
-as it is.
+(``gr.State``), the 3 charts, the 2 download buttons, then the conversation's: the 6 chat
+views (earlier turns), the conversation (``gr.State``), the 6 panes' sync switches and the
+follow-up row. ``gr.skip()`` leaves an output as it is. Follow-ups and retries
+(``conversation_view``) send the same outputs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
+from playground.conversation import Conversation
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison
 from playground.limits import SlotLimiter, client_address
 from playground.metrics import TargetResult
@@ -35,7 +38,8 @@ from providers.images import load_image
 
 N_SLOTS = 6
 COMPARE_OUTPUTS = {"slots": N_SLOTS, "status": N_SLOTS, "answers": N_SLOTS, "table": 1,
-                   "record": 1, "charts": len(render.CHARTS), "downloads": 2}
+                   "record": 1, "charts": len(render.CHARTS), "downloads": 2,
+                   "chats": N_SLOTS, "conversation": 1, "syncs": N_SLOTS, "follow": 1}
 N_AFTER_RUN = COMPARE_OUTPUTS["charts"] + COMPARE_OUTPUTS["downloads"]  # after_run's outputs
 
 
@@ -51,10 +55,22 @@ class CompareView:
     record: Any
     charts: list[Any]
     downloads: list[Any]
+    chats: list[Any] = field(default_factory=lambda: [gr.skip()] * N_SLOTS)
+    conversation: Any = field(default_factory=gr.skip)
+    syncs: list[Any] = field(default_factory=lambda: [gr.skip()] * N_SLOTS)
+    follow: Any = field(default_factory=gr.skip)
+
+    @classmethod
+    def empty(cls) -> CompareView:
+        """Every output skipped (left as the page shows it); set the ones to change."""
+        skips = lambda n: [gr.skip()] * n  # noqa: E731
+        return cls(skips(N_SLOTS), skips(N_SLOTS), skips(N_SLOTS), gr.skip(), gr.skip(),
+                   skips(len(render.CHARTS)), skips(2))
 
     def outputs(self) -> list[Any]:
         return [*self.slots, *self.status, *self.answers, self.table, self.record,
-                *self.charts, *self.downloads]
+                *self.charts, *self.downloads, *self.chats, self.conversation,
+                *self.syncs, self.follow]
 
     def after_run(self) -> list[Any]:
         """The outputs of the step after a run: the charts and the downloads."""
@@ -130,7 +146,7 @@ class RunHandlers:
             chat = build_request(prompt, system, files, max_tokens, temperature, top_p, seed)
             # In a thread: readiness may probe a local server (short timeout, cached).
             planned, settings = await asyncio.to_thread(self._plan, targets, chat, keys)
-            slot = self._slots(session, request)
+            slot = self.hold_slots(session, request)
             self.sessions.remember_secrets(session, settings)
         except InputError as exc:
             raise gr.Error(render.problems_html(list(dict.fromkeys(exc.problems))),
@@ -141,25 +157,43 @@ class RunHandlers:
                            print_exception=False) from None
         comparison = Comparison(chat, planned, self.sessions.pool(), timeout_s=timeout,
                                 settings=settings)
+
+        def frame_view(frame: Frame, sent: dict[str, Any]) -> list[Any]:
+            if not frame.final:
+                return frame_outputs(comparison.results, frame, sent, None).outputs()
+            record = RunRecord(chat, comparison.results, comparison.wall_ms, timeout)
+            view = frame_outputs(comparison.results, frame, sent, record)
+            view.conversation = Conversation.first_turn(chat, comparison.results,
+                                                        image_paths(files))
+            return view.outputs()
+
+        async for outputs in self.stream(session, slot, comparison,
+                                         first_outputs(comparison.results), frame_view):
+            yield outputs
+
+    async def stream(self, session: str, slot: ExitStack, comparison: Comparison,
+                     first: list[Any], frame_view: Callable[[Frame, dict[str, Any]], list[Any]]
+                     ) -> AsyncIterator[list[Any]]:
+        """Yield ``first``, then run ``comparison`` and yield ``frame_view`` of each frame
+        (``sent``: what the page shows, for skipping repeats); releases ``slot`` at the
+        end. Stop (this session's) ends it with every pane "stopped"."""
         run = LiveRun(comparison)
         self.sessions.start(session, run)
         try:
-            yield first_outputs(comparison.results)
+            yield first
             # Gradio asks for the next frame once it has rendered this one: starting the
             # engine here keeps that rendering (panes shown, table built) out of the
             # first TTFTs, which a 20 ms local server would see.
             run.start()
             sent: dict[str, Any] = {}
             async for frame in run.frames():
-                record = RunRecord(chat, comparison.results, comparison.wall_ms, timeout) \
-                    if frame.final else None
-                yield frame_outputs(comparison.results, frame, sent, record)
+                yield frame_view(frame, sent)
         finally:
             await run.close()
             self.sessions.finish(session, run)
             slot.close()
 
-    def _slots(self, session: str, request: gr.Request | None) -> ExitStack:
+    def hold_slots(self, session: str, request: gr.Request | None) -> ExitStack:
         """Hold a run slot of this session and one of this client's address (the
         session id is the client's choice, the address is not); InputError when either
         is taken, with nothing held."""
@@ -209,15 +243,25 @@ def first_outputs(results: Sequence[TargetResult]) -> list[Any]:
     answers = _padded(["" for _ in results], "")
     hidden = [gr.update(visible=False)] * len(render.CHARTS)
     table = render.styled_table(render.metrics_table(results))
+    # A new conversation: no earlier turns, every pane synced, the follow-up row shown.
     return CompareView(slots, status, answers, table, record=None, charts=hidden,
-                       downloads=[gr.update(visible=False)] * 2).outputs()
+                       downloads=[gr.update(visible=False)] * 2,
+                       chats=[gr.update(value=[], visible=False)] * N_SLOTS,
+                       conversation=None, syncs=[True] * N_SLOTS,
+                       follow=gr.update(visible=True)).outputs()
+
+
+TableRows = Callable[[], tuple[list[TargetResult], list[int]]]
 
 
 def frame_outputs(results: Sequence[TargetResult], frame: Frame, sent: dict[str, Any],
-                  record: RunRecord | None) -> list[Any]:
+                  record: RunRecord | None, *, panes: Sequence[int] | None = None,
+                  rows: TableRows | None = None) -> CompareView:
     """One frame: changed panes and the table when due, each skipped when identical to
     what the page already shows (re-rendering costs the browser). The final frame is
-    complete (an API client's result is the last frame) and carries the record."""
+    complete (an API client's result is the last frame) and carries the record.
+    ``panes[i]`` is the pane of ``results[i]`` (default: the same index); ``rows``
+    gives the table's rows and each row's pane (default: ``results``)."""
     def fresh(key: str, value: Any) -> Any:
         if frame.final:
             return value
@@ -232,13 +276,16 @@ def frame_outputs(results: Sequence[TargetResult], frame: Frame, sent: dict[str,
         return value
 
     status, answers = [gr.skip()] * N_SLOTS, [gr.skip()] * N_SLOTS
+    pane_of = list(panes) if panes is not None else list(range(len(results)))
     for i in sorted(frame.changed):
-        status[i] = fresh(f"s{i}", render.status_line(results[i]))
-        answers[i] = fresh(f"a{i}", render.answer_text(results[i]))
-    table = fresh("table", render.metrics_table(results)) if frame.table else gr.skip()
+        pane = pane_of[i]
+        status[pane] = fresh(f"s{pane}", render.status_line(results[i]))
+        answers[pane] = fresh(f"a{pane}", render.answer_text(results[i]))
+    table_results, table_panes = rows() if rows else (list(results), pane_of)
+    table = fresh("table", render.metrics_table(table_results)) if frame.table else gr.skip()
     if isinstance(table, pd.DataFrame):
-        table = render.styled_table(table)
+        table = render.styled_table(table, table_panes)
     return CompareView([gr.skip()] * N_SLOTS, status, answers, table,
                        record if frame.final else gr.skip(),
                        charts=[gr.skip()] * len(render.CHARTS),
-                       downloads=[gr.skip()] * 2).outputs()
+                       downloads=[gr.skip()] * 2)

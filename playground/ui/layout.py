@@ -20,6 +20,7 @@ from playground.policy import Policy
 from playground.preload import start_preload
 from playground.ui import (
     attach,
+    conversation_layout,
     keyless,
     local_panel,
     preload_view,
@@ -29,6 +30,7 @@ from playground.ui import (
     scenarios_tab,
     style,
 )
+from playground.ui.conversation_view import ConversationHandlers
 from playground.ui.fields import NumberField
 from playground.ui.handlers import N_SLOTS, CompareView, RunHandlers
 from playground.ui.page import PageHandlers
@@ -88,6 +90,7 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
             keyless_ui = keyless.build(sessions)
             form = _form(sessions)
             panes = _panes()
+            follow = conversation_layout.follow_row()
             table = gr.Dataframe(render.metrics_table([]), headers=render.TABLE_COLUMNS,
                                  datatype=render.TABLE_TYPES, interactive=False,
                                  max_height=320, wrap=True,
@@ -96,8 +99,13 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
                                  elem_id="metrics")
             charts, downloads, form["share"] = _results()
             saved_view.build_save_row(saved_ui)
+            extras = panes["extras"]
             view = CompareView(panes["slots"], panes["status"], panes["answers"], table,
-                               gr.State(None), charts, downloads)
+                               gr.State(None), charts, downloads,
+                               chats=[p.chat for p in extras], conversation=gr.State(None),
+                               syncs=[p.sync for p in extras], follow=follow.row)
+            conversation_layout.wire(ConversationHandlers(runs), extras, follow, form, view,
+                                     keys, compare_concurrency())
         with gr.Tab(scenarios_tab.TAB_TITLE, id="scenarios"):
             scenarios_tab.build(sessions, keys)
         with gr.Tab("Local models", id="local") as local_tab:
@@ -106,7 +114,7 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
             settings_tab = _settings(page)
         keys_events = _wire(demo, runs, page, Page(form, view, keys, base_url, settings_tab))
         saved_view.wire(demo, SavedHandlers(sessions), saved_ui, record=view.record,
-                        conversation=None, base_url=base_url, keys=keys,
+                        conversation=view.conversation, base_url=base_url, keys=keys,
                         targets=form["targets"], system=form["system"])
         downloads_done = [local_download, keyless.wire(keyless_ui, form, keys)]
         readiness_view.wire(page, form, keys, keyless_ui, preload_ui,
@@ -181,17 +189,21 @@ def _options(f: dict[str, Any], sessions: Sessions) -> None:
 
 
 def _panes() -> dict[str, list[Any]]:
-    """Six pane slots in one grid (``style.css``): status line on top, answer below."""
-    panes: dict[str, list[Any]] = {"slots": [], "status": [], "answers": []}
+    """Six pane slots in one grid (``style.css``): status line on top; below it the
+    earlier turns (a chat view), the answer, then the pane's conversation controls."""
+    panes: dict[str, list[Any]] = {"slots": [], "status": [], "answers": [], "extras": []}
     with gr.Row(elem_id="panes"):
         for i in range(N_SLOTS):
             with gr.Column(visible=False, elem_id=f"slot-{i}",
                            elem_classes="pane-slot") as slot:
                 panes["status"].append(gr.Markdown(elem_id=f"status-{i}",
                                                    elem_classes="status-line"))
-                panes["answers"].append(gr.Markdown(
-                    min_height=200, container=True, elem_id=f"answer-{i}",
-                    elem_classes="pane-answer"))
+                with gr.Column(elem_classes="pane-body"):
+                    chat = conversation_layout.chat_view(i)
+                    panes["answers"].append(gr.Markdown(
+                        min_height=200, container=True, elem_id=f"answer-{i}",
+                        elem_classes="pane-answer"))
+                    panes["extras"].append(conversation_layout.pane_extras(i, chat))
             panes["slots"].append(slot)
     return panes
 

@@ -18,11 +18,11 @@ from playground.ui import style
 
 # The table shown in the page (the CSV export has every column, text included).
 TABLE_COLUMNS = [
-    "target", "status", "ttft_ms", "total_ms", "prompt_tokens", "completion_tokens",
+    "target", "turn", "status", "ttft_ms", "total_ms", "prompt_tokens", "completion_tokens",
     "tokens_source", "decode_tokens_per_s", "itl_p50_ms", "itl_p95_ms", "chars_per_s",
     "finish_reason", "partial", "error_kind", "error",
 ]
-TABLE_TYPES = ["str", "str", "number", "number", "number", "number", "str", "number",
+TABLE_TYPES = ["str", "number", "str", "number", "number", "number", "number", "str", "number",
                "number", "number", "number", "str", "str", "str", "str"]
 
 # metric column -> (chart title, axis title); short enough to fit a third of the row.
@@ -35,7 +35,7 @@ CHARTS = {
 
 # The widest value each column shows, in characters (headers wrap at any character, so
 # their length does not count): numbers such as 12,345.6, "reported", "unsupported_input".
-_VALUE_CHARS = {"status": 7, "tokens_source": 11, "finish_reason": 7, "partial": 3,
+_VALUE_CHARS = {"turn": 4, "status": 7, "tokens_source": 11, "finish_reason": 7, "partial": 3,
                 "error_kind": 11, "error": 14}
 _NUMBER_CHARS = 7
 
@@ -57,6 +57,8 @@ def status_line(result: TargetResult) -> str:
     """One Markdown line: target, then waiting / first token at N ms / done in N ms /
     error: message / stopped, followed by any notices from the provider."""
     head = f"**{html.escape(result.target)}**"
+    if result.turn > 1:  # a follow-up: which turn this line is about
+        head += f" · turn {result.turn}"
     state = _state(result)
     lines = [f"{head} · {state}"]
     lines += [f"note: {html.escape(note)}" for note in result.notices]
@@ -97,18 +99,22 @@ def answer_text(result: TargetResult) -> str:
 
 
 def metrics_table(results: Sequence[TargetResult]) -> pd.DataFrame:
-    """The live table: one row per target, empty cells for numbers not known yet."""
+    """The live table: one row per target (and turn), empty cells for numbers not known
+    yet."""
     frame = to_dataframe(results)[TABLE_COLUMNS]  # with "error": a failed row says why
     frame["partial"] = ["yes" if r.partial else "" for r in results]
     # Object dtype with None: the browser shows an empty cell instead of "NaN"/"<NA>".
     return frame.astype(object).where(frame.notna(), None)
 
 
-def styled_table(frame: pd.DataFrame) -> Styler:
+def styled_table(frame: pd.DataFrame, panes: Sequence[int] | None = None) -> Styler:
     """``frame`` (from :func:`metrics_table`) with each target's cell marked in its
-    pane's colour (an inset bar on the left), numbers to one decimal, empty cells empty."""
+    pane's colour (an inset bar on the left), numbers to one decimal, empty cells empty.
+    ``panes[i]`` is row ``i``'s pane (default: row ``i`` is pane ``i``; a conversation
+    has one row per pane and turn)."""
+    panes = list(range(len(frame))) if panes is None else panes
     colours = [f"box-shadow: inset 6px 0 0 {style.colour(i)}; padding-left: 12px"
-               for i in range(len(frame))]
+               for i in panes]
     styler = frame.style.format(precision=1, na_rep="", thousands=None)
     return styler.apply(lambda _: colours, subset=["target"], axis=0)
 

@@ -7,7 +7,9 @@ Standard library only: the ``onnx`` worker process imports it (see
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 # One turn as the worker protocol carries it: (role, text, number of images in it).
 TurnSpec = tuple[str, str, int]
@@ -24,3 +26,21 @@ def phi3v_messages(system: str | None, turns: Sequence[TurnSpec]) -> list[dict[s
         seen += images
         messages.append({"role": role, "content": tags + text})
     return messages
+
+
+# Used only when a model folder ships no chat template ("Empty chat template").
+PHI3_TEMPLATE = ("{% for m in messages %}{{'<|' + m['role'] + '|>\n' + m['content'] + '<|end|>\n'}}"
+                 "{% endfor %}{% if add_generation_prompt %}{{'<|assistant|>\n'}}{% endif %}")
+
+
+def render_prompt(tokenizer: Any, system: str | None, turns: Sequence[TurnSpec]) -> str:
+    """The conversation through an onnxruntime-genai tokenizer's chat template (the
+    folder's own; :data:`PHI3_TEMPLATE` when it ships none), ready for the answer."""
+    messages = json.dumps(phi3v_messages(system, turns))
+    try:
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+    except RuntimeError as exc:
+        if "Empty chat template" not in str(exc):
+            raise
+        return tokenizer.apply_chat_template(messages, template_str=PHI3_TEMPLATE,
+                                             add_generation_prompt=True)

@@ -131,7 +131,7 @@ class OnnxGenAIProvider(Provider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         path = self.resolve(request.model)
-        if request.images and not is_vision(read_config(path)):
+        if request.all_images() and not is_vision(read_config(path)):
             raise UnsupportedInputError(f"onnx:{request.model} is a text-only model: remove the "
                                         "images or pick a vision model.", provider=self.id)
         details: dict[str, float] = {}
@@ -209,10 +209,13 @@ class OnnxGenAIProvider(Provider):
 
 
 def generate_message(request: ChatRequest) -> wire.Generate:
-    """The worker's message for ``request`` (its request id is set when sent)."""
+    """The worker's message for ``request``, the whole conversation (its request id is
+    set when sent)."""
+    history = tuple((turn.role, turn.text, len(turn.images)) for turn in request.history)
     return wire.Generate(0, request.prompt, request.system, request.max_tokens,
                          request.temperature, request.top_p, request.seed,
-                         tuple((image.data, image.name) for image in request.images))
+                         tuple((image.data, image.name) for image in request.all_images()),
+                         history)
 
 
 def loaded(name: str, load_ms: float, model_ms: float, details: dict[str, float],

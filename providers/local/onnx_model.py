@@ -22,10 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.local import worker_protocol as wire
-
-# Used only when a model folder ships no chat template ("Empty chat template").
-PHI3_TEMPLATE = ("{% for m in messages %}{{'<|' + m['role'] + '|>\n' + m['content'] + '<|end|>\n'}}"
-                 "{% endfor %}{% if add_generation_prompt %}{{'<|assistant|>\n'}}{% endif %}")
+from providers.local.chat_messages import render_prompt
 
 
 class Refused(Exception):
@@ -114,9 +111,10 @@ def generate(lm: LoadedModel, spec: wire.Generate, stop: threading.Event,
 
 def start_generator(og: Any, lm: LoadedModel, spec: wire.Generate, stop: threading.Event,
                     emit: Callable[[wire.Item], None]) -> tuple[Any, int]:
-    """Apply the chat template, tokenize (or run the image processor) and prefill."""
+    """Apply the chat template over the conversation, tokenize (or run the image
+    processor on every image of it) and prefill."""
     with lm.lock:
-        prompt = chat_prompt(lm, spec.system, spec.prompt, len(spec.images))
+        prompt = chat_prompt(lm, spec)
         if spec.images:
             images = og.Images.open_bytes(*(decodable(*image) for image in spec.images))
             inputs = lm.processor(prompt, images=images)
@@ -178,17 +176,7 @@ def decodable(data: bytes, name: str) -> bytes:
         raise Refused("unsupported_input", f"Image {name!r} cannot be decoded ({exc}).") from exc
 
 
-def chat_prompt(lm: LoadedModel, system: str | None, prompt: str, images: int) -> str:
-    """The model's chat template applied to system + user (``<|image_N|>`` tags first)."""
-    messages = [{"role": "system", "content": system}] if system else []
-    tags = "".join(f"<|image_{n}|>\n" for n in range(1, images + 1))
-    messages.append({"role": "user", "content": tags + prompt})
-    try:
-        return lm.tokenizer.apply_chat_template(json.dumps(messages), add_generation_prompt=True)
-    except RuntimeError as exc:
-        if "Empty chat template" not in str(exc):
-            raise
-        return lm.tokenizer.apply_chat_template(json.dumps(messages), template_str=PHI3_TEMPLATE,
-                                                add_generation_prompt=True)
-
-
+def chat_prompt(lm: LoadedModel, spec: wire.Generate) -> str:
+    """The model's chat template over the whole conversation: system, every earlier
+    turn, the new user turn (``<|image_N|>`` tags first in the turns that had images)."""
+    return render_prompt(lm.tokenizer, spec.system, spec.turns())

@@ -126,7 +126,7 @@ class TransformersProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         key, load = self.loader(request.model)
         folder = Path(load.args[0])  # the folder loaded (a public server's: the cache's)
-        if request.images and _quietly(folder.is_dir) and not any(
+        if request.all_images() and _quietly(folder.is_dir) and not any(
                 _quietly((folder / name).is_file) for name in PROCESSOR_FILES):
             raise no_images(request.model)
         details: dict[str, float] = {}
@@ -144,7 +144,7 @@ class TransformersProvider(Provider):
             if load_ms is not None:
                 details["load_ms"] = load_ms
                 sink.emit(load_notice(hf.name, load_ms, in_run=True))
-            if request.images and hf.processor is None:
+            if request.all_images() and hf.processor is None:
                 raise no_images(request.model)
             run_generate(hf, request, details, sink)
 
@@ -203,22 +203,25 @@ def run_generate(hf: HFModel, request: ChatRequest, details: dict[str, float],
 
 
 def model_inputs(hf: HFModel, request: ChatRequest) -> Any:
-    """input_ids (+ pixel values) from the model's chat template."""
+    """input_ids (+ pixel values) from the model's chat template over the whole
+    conversation: system, every earlier turn, the new user turn; a vision model's
+    images go in the turns that had them."""
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
     if hf.processor is None:
-        messages.append({"role": "user", "content": request.prompt})
+        messages += [{"role": turn.role, "content": turn.text} for turn in request.turns()]
         return hf.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                                 return_dict=True, return_tensors="pt")
     from PIL import Image
 
-    content = [{"type": "image"} for _ in request.images] + [{"type": "text",
-                                                              "text": request.prompt}]
-    messages.append({"role": "user", "content": content})
+    for turn in request.turns():
+        content = [{"type": "image"} for _ in turn.images] + [{"type": "text",
+                                                               "text": turn.text}]
+        messages.append({"role": turn.role, "content": content})
     text = hf.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     try:
-        images = [Image.open(io.BytesIO(i.data)).convert("RGB") for i in request.images]
+        images = [Image.open(io.BytesIO(i.data)).convert("RGB") for i in request.all_images()]
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedInputError(f"An image cannot be decoded ({exc}).",
                                     provider="transformers") from exc

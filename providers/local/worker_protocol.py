@@ -42,7 +42,10 @@ class Failed:
 
 @dataclass(frozen=True)
 class Generate:
-    """One chat request (the ChatRequest's fields; ``images`` as (bytes, name) pairs)."""
+    """One chat request (the ChatRequest's fields). ``history`` holds the earlier turns
+    as (role, text, number of images in that turn), oldest first; ``images`` every image
+    of the conversation as (bytes, name) pairs, in the order the turns carry them (the
+    new turn's last)."""
 
     rid: int
     prompt: str
@@ -52,6 +55,12 @@ class Generate:
     top_p: float | None
     seed: int | None
     images: tuple[tuple[bytes, str], ...] = ()
+    history: tuple[tuple[str, str, int], ...] = ()
+
+    def turns(self) -> tuple[tuple[str, str, int], ...]:
+        """Every turn as (role, text, images), the new user turn last."""
+        earlier = sum(count for _, _, count in self.history)
+        return (*self.history, ("user", self.prompt, len(self.images) - earlier))
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class App:
     url: str
     fake: FakeServer
     models_dir: Path
+    behaviours: Behaviours  # the fakes read it at each request: a test may change it
 
 
 
@@ -93,7 +94,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         # Ollama lists every model the tests use: an unlisted one is refused before sending.
         fake.on("GET", "/api/tags", ollama_tags(["phi3.5:latest", "phi3:latest", "slow-phi"]))
         with served(env) as url:
-            yield App(url, fake, models_dir)
+            yield App(url, fake, models_dir, behaviours)
 
 
 @pytest.fixture(scope="module")
