@@ -1,4 +1,5 @@
-"""``python -m playground compare``: one prompt to several targets, measured."""
+"""``python -m playground compare``: one prompt (or a whole conversation) to several
+targets, measured."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import asyncio
 import csv
 import io
 import json
+import math
 import sys
 from collections.abc import Sequence
 
+from playground import context_fit
 from playground.cli.checks import number_argument
 from playground.cli.tables import frame_text
+from playground.conversation_file import load_conversation
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison, ProviderPool
 from playground.metrics import TargetResult
 from playground.results import comparison_document, to_dataframe
@@ -23,7 +27,14 @@ from providers.settings import Settings
 
 
 def compare_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prompt", required=True, help="the user prompt")
+    p.add_argument("--prompt", help="the user prompt (or --conversation)")
+    p.add_argument("--conversation", metavar="FILE.json",
+                   help="send a conversation: OpenAI-style messages (system, user, assistant; "
+                        "images as image_url parts with file paths or data URLs), ending "
+                        "with the user message to answer now")
+    p.add_argument("--drop-oldest", type=number_argument, metavar="N",
+                   help="with --conversation: drop the N oldest question/answer pairs "
+                        "(when the history no longer fits a target's context)")
     p.add_argument("--system", help="optional system prompt")
     p.add_argument("--image", action="append", default=[], metavar="PATH",
                    help="attach an image (repeat for several)")
@@ -48,11 +59,12 @@ def compare_command(args: argparse.Namespace) -> int:
                                        temperature=args.temperature, top_p=args.top_p,
                                        seed=args.seed):
             raise InputError([p.replace("The idle timeout", "--timeout") for p in problems])
-        images = tuple(load_image(path) for path in args.image)
-        request = ChatRequest(model="", prompt=args.prompt, system=args.system, images=images,
-                              max_tokens=whole(args.max_tokens), temperature=args.temperature,
-                              top_p=args.top_p, seed=whole(args.seed))
+        request = build_request(args)
         targets = plan(args.target, request, settings)
+        if request.history:
+            fits = asyncio.run(context_fit.check_all([(t, request) for t in targets], settings))
+            if problems := context_fit.overflow_problems(fits):
+                raise InputError([*problems, drop_hint(fits)])
     except InputError as exc:
         print("Nothing was sent:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
         return 2
@@ -66,6 +78,41 @@ def compare_command(args: argparse.Namespace) -> int:
         print("Stopped.", file=sys.stderr)
     print(render(comparison.results, comparison.wall_ms, args.format))
     return 0 if all(r.status == "ok" for r in comparison.results) else 1
+
+
+def build_request(args: argparse.Namespace) -> ChatRequest:
+    """The request from ``--prompt`` or ``--conversation`` and the sampling options;
+    InputError when they do not go together."""
+    options = {"max_tokens": whole(args.max_tokens), "temperature": args.temperature,
+               "top_p": args.top_p, "seed": whole(args.seed)}
+    if (args.prompt is None) == (args.conversation is None):
+        raise InputError(["Give either --prompt or --conversation FILE.json (one of them)."])
+    if args.prompt is not None:
+        if args.drop_oldest is not None:
+            raise InputError(["--drop-oldest applies to --conversation only."])
+        images = tuple(load_image(path) for path in args.image)
+        return ChatRequest(model="", prompt=args.prompt, system=args.system, images=images,
+                           **options)
+    if args.image or args.system is not None:
+        raise InputError(["With --conversation, put the system prompt and the images in the "
+                          "file's messages (not --system / --image)."])
+    request = load_conversation(args.conversation).request(**options)
+    pairs = len(request.history) // 2
+    if args.drop_oldest is not None:
+        drop = args.drop_oldest
+        if not (math.isfinite(drop) and drop == int(drop) and 0 <= drop <= pairs):
+            raise InputError([f"--drop-oldest must be a whole number from 0 to {pairs} (the "
+                              "question/answer pairs before the last message)."])
+        request = context_fit.drop_oldest(request, int(drop))
+    return request
+
+
+def drop_hint(fits: Sequence[context_fit.ContextFit]) -> str:
+    """What to run so that every target's conversation fits (or that none can)."""
+    if any(not fit.fits_after_drop for fit in fits):
+        return "Shorten the last message (or send fewer images, or lower --max-tokens)."
+    most = max(fit.drop_pairs for fit in fits)
+    return f"Run again with --drop-oldest {most} to drop the oldest turns (nothing is cut unasked)."
 
 
 async def _run(comparison: Comparison) -> None:
