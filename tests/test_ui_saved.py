@@ -19,9 +19,11 @@ from playground.store import Store
 from playground.ui import saved_handlers
 from playground.ui.exports import RunRecord
 from playground.ui.saved_handlers import SavedHandlers
+from playground.ui.handlers import COMPARE_OUTPUTS
 from playground.ui.session import Sessions
 from providers.base import ChatRequest
 from providers.settings import Settings
+from tests.ui_support import unpack
 
 SERVER_KEY = "nvapi-server-key-0123456789abcdefghij"
 SESSION_KEY = "sk-session-key-0123456789abcdefghijkl"
@@ -152,15 +154,32 @@ def test_unknown_and_malformed_ids_say_why(store) -> None:
 
 def test_continue_from_here_copies_the_comparison_into_a_new_one(store) -> None:
     ui = handlers_for(store, public=False)
-    link, _, _ = ui.save(two_turns(), None, BASE, {}, None)
+    link, _, _ = ui.save(two_turns(), None, BASE, {"GITHUB_TOKEN": SESSION_KEY}, None)
     _, _, opened, _ = ui.open_link(link_request({"comparison": comparison_id(link)}))
-    conversation, targets, system, viewer = ui.continue_from(opened)
+    outputs = ui.continue_from(opened)
+    n_view = sum(COMPARE_OUTPUTS.values())
+    view = unpack(outputs[:n_view])
+    targets, shared = outputs[n_view], outputs[n_view + 1:n_view + 6]
+    groups, fields = outputs[n_view + 6:n_view + 12], outputs[n_view + 12:n_view + 42]
+    assert len(outputs) == n_view + 43 and outputs[-1]["visible"] is False  # viewer hidden
+    conversation = view["conversation"]
     assert isinstance(conversation, Conversation)
     assert [len(p.turns) for p in conversation.panes] == [2, 2]
-    assert conversation.panes[1].synced is False
     assert conversation.panes[0].history()[1].text == "In Hunan."  # sent as history next
     assert targets["value"] == ["ollama:phi3.5", "openai:gpt-4o-mini"]
-    assert system == "Be brief." and viewer["visible"] is False
+    assert shared == ["Be brief.", 64, None, None, None]
+    # The panes show: the last answer below, the earlier turns in the chat view.
+    assert [s["visible"] for s in view["slots"]] == [True, True] + [False] * 4
+    assert view["answers"][:2] == ["Spicy food. ***", "Arr ***"]
+    chat = view["chats"][0]["value"]
+    assert [m["content"] for m in chat] == ["长沙在哪里？", "In Hunan.", "and its food?"]
+    assert list(view["table"]["turn"]) == [1, 1, 2, 2]
+    assert view["syncs"][:2] == [True, False] and view["follow"]["visible"]
+    # The unsynced pane gets its own settings back; the synced one is left alone.
+    assert [g["visible"] for g in groups] == [False, True] + [False] * 4
+    assert fields[5:10] == ["You are a pirate.", None, 1.0, None, None]
+    assert all(f == gr.skip() for f in fields[:5] + fields[10:])
+    assert ui.pane_settings(opened) == [*groups, *fields]
     assert store.load_comparison(comparison_id(link)) == opened  # the saved one unchanged
     with pytest.raises(gr.Error):
         ui.continue_from({"format": "something else"})

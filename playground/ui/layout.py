@@ -113,9 +113,8 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
         with gr.Tab("Settings", id="settings"):
             settings_tab = _settings(page)
         keys_events = _wire(demo, runs, page, Page(form, view, keys, base_url, settings_tab))
-        saved_view.wire(demo, SavedHandlers(sessions), saved_ui, record=view.record,
-                        conversation=view.conversation, base_url=base_url, keys=keys,
-                        targets=form["targets"], system=form["system"])
+        saved_view.wire(demo, SavedHandlers(sessions), saved_ui, view=view, panes=extras,
+                        form=form, base_url=base_url, keys=keys)
         downloads_done = [local_download, keyless.wire(keyless_ui, form, keys)]
         readiness_view.wire(page, form, keys, keyless_ui, preload_ui,
                             [*downloads_done, *keys_events])

@@ -23,11 +23,13 @@ import gradio as gr
 
 from playground import comparison_doc as doc
 from playground import saved
-from playground.conversation import Conversation
+from playground.conversation import Conversation, Params
 from playground.html_export import comparison_body, render_html
 from playground.saved import ComparisonStore, ShareError
-from playground.ui import readiness_view
+from playground.ui import readiness_view, render
+from playground.ui.conversation_view import chat_messages, table_rows
 from playground.ui.exports import KEEP_S, RunRecord, prune
+from playground.ui.handlers import N_SLOTS, CompareView
 from playground.ui.session import Sessions
 from playground.validate import InputError
 
@@ -169,18 +171,71 @@ class SavedHandlers:
         return gr.update(value=str(write_html(doc.for_saving(document, []))), visible=True)
 
     def continue_from(self, document: dict[str, Any] | None) -> list[Any]:
-        """Copy the opened comparison into a new one in the Compare tab. Outputs: the
-        conversation (``gr.State``), targets, system prompt, then the viewer (hidden).
-        A document that does not read back as a conversation: a gr.Error toast."""
-        try:
-            conversation = Conversation.from_document(document)
-        except InputError as exc:
-            raise gr.Error(html.escape(" ".join(exc.problems)), title="Cannot continue",
-                           print_exception=False) from None
+        """Copy the opened comparison into a new one in the Compare tab (the saved one
+        is not changed). Outputs: Compare's (:class:`CompareView`: panes, chats, table,
+        the conversation, sync switches, follow-up row), targets, the form's system
+        prompt and parameters, each pane's own settings (:meth:`pane_settings`), the
+        viewer. A document that does not read back as a conversation: a gr.Error toast."""
+        conversation = _conversation(document)
         targets = [pane.target for pane in conversation.panes]
-        return [conversation, readiness_view.targets_update(targets, self.sessions.settings),
-                conversation.shared.system or "",
+        return [*restored_view(conversation),
+                readiness_view.targets_update(targets, self.sessions.settings),
+                *_params_values(conversation.shared), *self.pane_settings(document),
                 gr.update(visible=False)]
+
+    def pane_settings(self, document: dict[str, Any] | None) -> list[Any]:
+        """Each pane slot's own-settings group (shown for an unsynced pane), then its
+        fields (the pane's saved overrides; left as they are for synced panes)."""
+        conversation = _conversation(document)
+        groups, fields = [], []
+        for index in range(N_SLOTS):
+            pane = conversation.panes[index] if index < len(conversation.panes) else None
+            own = pane is not None and not pane.synced
+            groups.append(gr.update(visible=own))
+            fields += _params_values(pane.overrides) if own else [gr.skip()] * N_PARAMS
+        return [*groups, *fields]
+
+
+def _conversation(document: Any) -> Conversation:
+    try:
+        return Conversation.from_document(document)
+    except InputError as exc:
+        raise gr.Error(html.escape(" ".join(exc.problems)), title="Cannot continue",
+                       print_exception=False) from None
+
+
+N_PARAMS = 5  # system, max tokens, temperature, top_p, seed (the form's order)
+
+
+def _params_values(params: Params) -> list[Any]:
+    return [params.system or "", params.max_tokens, params.temperature, params.top_p,
+            params.seed]
+
+
+def restored_view(conversation: Conversation) -> list[Any]:
+    """Compare's outputs showing a reopened conversation: each pane's earlier turns in
+    its chat view, its last answer below, one table row per pane and turn, the
+    follow-up row ready for the next turn."""
+    view = CompareView.empty()
+    count = len(conversation.panes)
+    view.slots = [gr.update(visible=i < count) for i in range(N_SLOTS)]
+    view.status, view.answers = [""] * N_SLOTS, [""] * N_SLOTS
+    view.chats = [gr.update(value=[], visible=False)] * N_SLOTS
+    for index, pane in enumerate(conversation.panes):
+        if pane.turns:
+            last = pane.turns[-1].result
+            view.status[index], view.answers[index] = (render.status_line(last),
+                                                       render.answer_text(last))
+            view.chats[index] = gr.update(value=chat_messages(conversation, index, None),
+                                          visible=True)
+    results, panes = table_rows(conversation, {}, retry=False)
+    view.table = render.styled_table(render.metrics_table(results), panes)
+    view.record, view.conversation = None, conversation
+    view.charts = [gr.update(visible=False)] * len(render.CHARTS)
+    view.downloads = [gr.update(visible=False)] * 2
+    view.syncs = [p.synced for p in conversation.panes] + [True] * (N_SLOTS - count)
+    view.follow = gr.update(visible=True)
+    return view.outputs()
 
 
 def _md(text: str) -> str:

@@ -58,21 +58,28 @@ def build_save_row(ui: SavedUI) -> None:
         ui.history = gr.Markdown(elem_id="saved-history")
 
 
-def wire(demo: gr.Blocks, handlers: SavedHandlers, ui: SavedUI, *, record: Any,
-         conversation: Any | None, base_url: Any, keys: Any, targets: Any,
-         system: Any) -> None:
+def wire(demo: gr.Blocks, handlers: SavedHandlers, ui: SavedUI, *, view: Any,
+         panes: list[Any], form: dict[str, Any], base_url: Any, keys: Any) -> None:
     """Connect the events: page load (a link opens the viewer; the list), Save,
-    Continue, and the HTML download following the Compare tab's comparison."""
-    conversation = conversation if conversation is not None else gr.State(None)
+    Continue (``view``: Compare's outputs; ``panes``: each pane slot's conversation
+    controls), and the HTML download following the Compare tab's comparison."""
     demo.load(handlers.open_link, None, [ui.viewer, ui.view, ui.opened, ui.viewer_html],
               api_visibility="private")
     demo.load(handlers.show_history, ui.owner, ui.history, api_visibility="private")
-    ui.save_btn.click(handlers.save, [conversation, record, base_url, keys, ui.owner],
+    ui.save_btn.click(handlers.save, [view.conversation, view.record, base_url, keys,
+                                      ui.owner],
                       [ui.link, ui.history, ui.owner], api_visibility="private",
                       show_progress="hidden")
-    ui.continue_btn.click(handlers.continue_from, ui.opened,
-                          [conversation, targets, system, ui.viewer],
-                          api_visibility="private")
-    for state in (record, conversation):
-        state.change(handlers.html_download, [conversation, record], ui.html_btn,
+    shared = [form[name] for name in ("system", "max_tokens", "temperature", "top_p", "seed")]
+    own = [p.own for p in panes] + [f for p in panes for f in p.fields]
+    restored = ui.continue_btn.click(
+        handlers.continue_from, ui.opened,
+        [*view.outputs(), form["targets"], *shared, *own, ui.viewer],
+        api_visibility="private")
+    # A sync switch turned off fills its pane's fields from the form (conversation
+    # layout): the pane's own saved settings are set again once that has run.
+    restored.then(handlers.pane_settings, ui.opened, own, api_visibility="private",
+                  show_progress="hidden")
+    for state in (view.record, view.conversation):
+        state.change(handlers.html_download, [view.conversation, view.record], ui.html_btn,
                      api_visibility="private", show_progress="hidden")

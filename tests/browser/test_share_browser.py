@@ -1,6 +1,8 @@
-"""Save and share end to end on a public server (issue 15): save a comparison, open its
-link in a second browser context (read-only, no keys, no other session's list), continue
-from it, and open the HTML export from disk (file://) with nothing fetched."""
+"""Save and share end to end on a public server (issue 15): a two-turn conversation with
+one pane unsynced (its own system prompt) is saved; its link opens in a second browser
+context (read-only, no keys, not the owner's list); "Continue from here" restores it and
+a follow-up sends each pane's own history; the HTML export opens from disk (file://)
+with nothing fetched."""
 
 from __future__ import annotations
 
@@ -19,13 +21,16 @@ pytestmark = [pytest.mark.browser,
 
 NIM = "nim:microsoft/phi-3.5-mini-instruct"
 NIM_MINI = "nim:microsoft/phi-3-mini-4k-instruct"
+TURNS = {"and its food?": 2, "thanks!": 3}
 # An answer that tries markup, a template and echoes the server's key.
-PIECES = ["**长沙** is in Hunan. ", '<img src=x onerror="window.__xss=1"> ', "${7*6} ",
+# (No "<img": NIM reads inline <img> tags as images, refused in an assistant turn.)
+PIECES = ["**长沙** is in Hunan. ",
+          '<svg onload="window.__xss=1"></svg><script>window.__xss=2</script> ', "${7*6} ",
           KEYS["NVIDIA_API_KEY"]]
 
 
 @pytest.fixture(scope="module")
-def public_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def public_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeServer]]:
     behaviours = Behaviours()
     for model in ("microsoft/phi-3.5-mini-instruct", "microsoft/phi-3-mini-4k-instruct"):
         behaviours.set(model, pieces=PIECES, first_s=0.05, interval_s=0.01)
@@ -34,7 +39,7 @@ def public_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         patch.setenv("PLAYGROUND_PUBLIC", "1")  # Policy.from_env reads the environment
         db = tmp_path_factory.mktemp("db") / "share.db"
         with served({**wire_all(fake, behaviours), "PLAYGROUND_DB": str(db)}) as url:
-            yield url
+            yield url, fake
 
 
 def context(browser):
@@ -44,17 +49,40 @@ def context(browser):
     return made
 
 
-def save_a_comparison(page, url: str, prompt: str) -> str:
+def first_turn(page, url: str, prompt: str) -> None:
     page.goto(f"{url}/?targets={NIM},{NIM_MINI}&prompt={quote(prompt)}",
               wait_until="domcontentloaded")
     page.wait_for_function("document.querySelector('#share-link textarea')?.value"
                            ".includes('targets=')")
     page.locator("#compare-btn").click()
     page.locator("#dl-csv").wait_for(state="visible")
+
+
+def follow_up(page, text: str) -> None:
+    """Send ``text`` to every pane and wait until both answered."""
+    page.locator("#follow-up textarea").fill(text)
+    page.locator("#follow-up button.submit-button").click()
+    for pane in (0, 1):
+        page.wait_for_function(
+            "([id, turn]) => { const t = document.querySelector(id)?.innerText || '';"
+            " return t.includes(turn) && /done in|error|stopped/.test(t); }",
+            arg=[f"#status-{pane}", f"turn {TURNS[text]}"])
+        status = page.locator(f"#status-{pane}").inner_text()
+        assert "done in" in status, status
+
+
+def save(page) -> str:
     page.locator("#save-btn").click()
     page.wait_for_function("document.querySelector('#saved-link textarea')?.value"
                            ".includes('comparison=')")
     return page.locator("#saved-link textarea").input_value()
+
+
+def sent(fake: FakeServer, model: str) -> list[tuple[str, str]]:
+    """The last chat body sent for ``model``: (role, text) per message."""
+    body = [r.json for r in fake.chat_requests() if r.json.get("model") == model][-1]
+    return [(m["role"], m["content"] if isinstance(m["content"], str) else
+             " ".join(p.get("text", "") for p in m["content"])) for m in body["messages"]]
 
 
 def secrets_in(text: str) -> list[str]:
@@ -62,61 +90,92 @@ def secrets_in(text: str) -> list[str]:
 
 
 def test_save_open_the_link_elsewhere_continue_and_open_the_export_offline(
-        browser, public_url: str, tmp_path: Path) -> None:
+        browser, public_app: tuple[str, FakeServer], tmp_path: Path) -> None:
+    url, fake = public_app
     first, second = context(browser), context(browser)
     try:
         owner_page = first.new_page()
-        link = save_a_comparison(owner_page, public_url, "长沙在哪里？")
+        first_turn(owner_page, url, "长沙在哪里？")
+        owner_page.locator("#sync-1 input").uncheck()  # pane 2: its own system prompt
+        owner_page.locator("#own-system-1 textarea").fill("You are a pirate.")
+        follow_up(owner_page, "and its food?")
+        link = save(owner_page)
         owner_page.locator("#saved-list").get_by_text("Saved comparisons").click()
         owner_page.locator("#saved-history").get_by_text("长沙在哪里？").wait_for()
 
         visitor = second.new_page()  # another session: saves its own first
-        mine = save_a_comparison(visitor, public_url, "Visitor's own question")
+        first_turn(visitor, url, "Visitor's own question")
+        mine = save(visitor)
         assert mine != link
         visitor.goto(link, wait_until="domcontentloaded")
-        viewer = visitor.locator("#saved-viewer")
-        viewer.get_by_text("read-only").wait_for()
-        view = visitor.locator("#saved-view")
-        assert "长沙 is in Hunan." in view.inner_text()
-        assert "${7*6}" in view.inner_text()  # shown as typed, never evaluated
-        assert view.locator("input, textarea, select, [contenteditable=true]").count() == 0
-        assert visitor.evaluate("window.__xss") is None
-        assert not secrets_in(visitor.content())
-        # This session's list: its own comparison only, never the owner's.
-        visitor.locator("#saved-list").get_by_text("Saved comparisons").click()
-        history = visitor.locator("#saved-history")
-        history.get_by_text("Visitor's own question").wait_for()
-        assert "长沙在哪里" not in history.inner_text()
-        ARTIFACTS.mkdir(exist_ok=True)
-        visitor.screenshot(path=str(ARTIFACTS / "shared-comparison.png"), full_page=True)
-
-        with visitor.expect_download() as download:
-            visitor.locator("#saved-dl-html").click()
-        exported = tmp_path / download.value.suggested_filename
-        download.value.save_as(exported)
-        assert exported.suffix == ".html" and not secrets_in(exported.read_text("utf-8"))
-
-        # The page opened on a lesson preset: empty the targets so that they can only
-        # come back from the saved comparison.
-        visitor.locator("#targets .remove-all").click()
-        visitor.wait_for_function("!document.querySelector('#targets').innerText"
-                                  ".includes('phi-3')")
-        visitor.locator("#continue-btn").click()
-        viewer.wait_for(state="hidden")
-        visitor.wait_for_function("document.querySelector('#targets').innerText"
-                                  ".includes('phi-3-mini-4k')")
-        chosen = visitor.locator("#targets").inner_text()
-        assert "phi-3.5-mini-instruct" in chosen and "phi-3-mini-4k-instruct" in chosen
+        read_only(visitor)
+        exported = download_html(visitor, tmp_path)
+        continue_and_follow_up(visitor, fake)
 
         bad = second.new_page()
-        bad.goto(f"{public_url}/?comparison=not-a-real-id", wait_until="domcontentloaded")
+        bad.goto(f"{url}/?comparison=not-a-real-id", wait_until="domcontentloaded")
         bad.locator("#saved-view").get_by_text("does not name a saved comparison").wait_for()
-        bad.goto(f"{public_url}/?comparison={'A' * 22}", wait_until="domcontentloaded")
+        bad.goto(f"{url}/?comparison={'A' * 22}", wait_until="domcontentloaded")
         bad.locator("#saved-view").get_by_text("No saved comparison has this id").wait_for()
     finally:
         first.close()
         second.close()
     open_offline(browser, exported)
+
+
+def read_only(visitor) -> None:
+    """The link shows both turns of both panes, escaped, with no field to edit and no
+    key; the visitor's list has its own comparison only."""
+    visitor.locator("#saved-viewer").get_by_text("read-only").wait_for()
+    view = visitor.locator("#saved-view")
+    text = view.inner_text()
+    assert "长沙 is in Hunan." in text and "and its food?" in text and "Turn 2" in text
+    assert "System: You are a pirate." in text
+    assert "${7*6}" in text  # shown as typed, never evaluated
+    assert view.locator("input, textarea, select, [contenteditable=true]").count() == 0
+    assert visitor.evaluate("window.__xss") is None
+    assert not secrets_in(visitor.content())
+    visitor.locator("#saved-list").get_by_text("Saved comparisons").click()
+    history = visitor.locator("#saved-history")
+    history.get_by_text("Visitor's own question").wait_for()
+    assert "长沙在哪里" not in history.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    visitor.screenshot(path=str(ARTIFACTS / "shared-comparison.png"), full_page=True)
+
+
+def download_html(visitor, tmp_path: Path) -> Path:
+    with visitor.expect_download() as download:
+        visitor.locator("#saved-dl-html").click()
+    exported = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported)
+    assert exported.suffix == ".html" and not secrets_in(exported.read_text("utf-8"))
+    return exported
+
+
+def continue_and_follow_up(visitor, fake: FakeServer) -> None:
+    """Continue from here: the panes come back with their turns and pane 2's own system
+    prompt; the next follow-up sends each pane its own history."""
+    # The page opened on a lesson preset: empty the targets so that they can only come
+    # back from the saved comparison.
+    visitor.locator("#targets .remove-all").click()
+    visitor.wait_for_function("!document.querySelector('#targets').innerText"
+                              ".includes('phi-3')")
+    visitor.locator("#continue-btn").click()
+    visitor.locator("#saved-viewer").wait_for(state="hidden")
+    visitor.locator("#chat-1").get_by_text("and its food?").wait_for()
+    chosen = visitor.locator("#targets").inner_text()
+    assert "phi-3.5-mini-instruct" in chosen and "phi-3-mini-4k-instruct" in chosen
+    assert not visitor.locator("#sync-1 input").is_checked()
+    visitor.wait_for_function("document.querySelector('#own-system-1 textarea')?.value"
+                              " === 'You are a pirate.'")
+    follow_up(visitor, "thanks!")
+    history = [("user", "长沙在哪里？"), ("assistant", "".join(PIECES[:3]) + "***"),
+               ("user", "and its food?")]
+    pirate = sent(fake, "microsoft/phi-3-mini-4k-instruct")
+    assert pirate[0] == ("system", "You are a pirate.")
+    assert [m[0] for m in pirate[1:]] == ["user", "assistant"] * 2 + ["user"]
+    assert pirate[1:4] == history and pirate[-1] == ("user", "thanks!")
+    assert sent(fake, "microsoft/phi-3.5-mini-instruct")[-1] == ("user", "thanks!")
 
 
 def open_offline(browser, exported: Path) -> None:
@@ -132,7 +191,7 @@ def open_offline(browser, exported: Path) -> None:
         assert requested == [exported.as_uri()]
         text = page.locator("body").inner_text()
         assert "长沙在哪里？" in text and "长沙 is in Hunan." in text
-        assert page.locator("table.metrics tbody tr").count() == 2
+        assert page.locator("table.metrics tbody tr").count() == 4  # 2 panes x 2 turns
         assert page.locator("svg.chart").count() >= 2
         assert page.evaluate("window.__xss") is None
         page.screenshot(path=str(ARTIFACTS / "export-offline.png"), full_page=True)
