@@ -62,15 +62,33 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+GIVEN = "given"  # the status of an earlier turn taken from a file: not measured here
+
+
 def from_record(request: Any, results: Sequence[TargetResult]) -> dict[str, Any]:
-    """The conversation document of a one-turn comparison (``request`` a ChatRequest;
-    every pane synced, sent with the request's parameters)."""
+    """The conversation document of one comparison (``request`` a ChatRequest, sent to
+    every target; every pane synced). Its ``history`` (a conversation file's earlier
+    turns) becomes each pane's earlier turns, status :data:`GIVEN`, with no metrics:
+    they were written, not measured."""
     shared = Params(request.system, request.max_tokens, request.temperature, request.top_p,
                     request.seed)
     chat = Conversation.start([r.target for r in results], shared)
+    history = request.history
     for index, result in enumerate(results):
-        chat.record(index, Exchange(1, request.prompt, shared, result, request.images))
-    return chat.to_document()
+        for pair in range(0, len(history), 2):
+            user, answer = history[pair], history[pair + 1]
+            given = TargetResult(result.target, result.provider, result.model, status=GIVEN,
+                                 text=answer.text, notices=["from the conversation file: "
+                                                            "not measured here"])
+            chat.record(index, Exchange(0, user.text, shared, given, user.images))
+        chat.record(index, Exchange(0, request.prompt, shared, result, request.images))
+    document = chat.to_document()
+    first = getattr(request, "first_turn", 1)
+    for pane in document["panes"]:  # numbers as sent: after dropped turns, not from 1
+        for turn in pane["turns"]:
+            turn["turn"] += first - 1
+            turn["result"]["turn"] = turn["turn"]
+    return document
 
 
 def for_saving(document: Mapping[str, Any], secrets: Iterable[str],

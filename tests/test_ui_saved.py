@@ -18,8 +18,8 @@ from playground.policy import Policy
 from playground.store import Store
 from playground.ui import saved_handlers
 from playground.ui.exports import RunRecord
-from playground.ui.saved_handlers import SavedHandlers
 from playground.ui.handlers import COMPARE_OUTPUTS
+from playground.ui.saved_handlers import SavedHandlers
 from playground.ui.session import Sessions
 from providers.base import ChatRequest
 from providers.settings import Settings
