@@ -1,20 +1,19 @@
 """Provider registry: provider id -> class, imported on first use, and ``PROVIDER:MODEL``
 target parsing.
 
-Which providers exist, and what each one reads, is declared in :mod:`providers.registry`
-(standard library only); :data:`PROVIDERS` imports a provider's module, and so its SDK,
-only when its class is first asked for.
+Which providers exist is listed in :mod:`providers.registry`, and what each one reads
+is declared at the top of its module (``SPEC``); :data:`PROVIDERS` imports a provider's
+module only when its class is first asked for, and its SDK only when it is used.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from providers.errors import ConfigError
-from providers.registry import SPECS
+from providers.registry import MODULES, module_of
 
 if TYPE_CHECKING:
     from providers.base import Provider
@@ -22,29 +21,28 @@ if TYPE_CHECKING:
 
 
 class LazyProviders(MutableMapping[str, "type[Provider]"]):
-    """Provider id -> class, in :data:`~providers.registry.SPECS` order. Listing ids
+    """Provider id -> class, in :data:`~providers.registry.MODULES` order. Listing ids
     (``in``, ``iter``, ``len``) imports nothing; getting a class imports its module.
     Tests may add or remove entries (``monkeypatch.setitem``)."""
 
     def __init__(self) -> None:
-        self._ids: list[str] = list(SPECS)
+        self._ids: list[str] = list(MODULES)
         self._loaded: dict[str, type[Provider]] = {}
 
     def __getitem__(self, provider_id: str) -> type[Provider]:
         if provider_id not in self._loaded:
             if provider_id not in self._ids:
                 raise KeyError(provider_id)
-            spec = SPECS[provider_id]
-            module = importlib.import_module(spec.module)
-            self._loaded[provider_id] = getattr(module, spec.class_name)
+            module = module_of(provider_id)
+            self._loaded[provider_id] = getattr(module, module.SPEC.class_name)
         return self._loaded[provider_id]
 
     def __setitem__(self, provider_id: str, cls: type[Provider]) -> None:
         if provider_id not in self._ids:
             self._ids.append(provider_id)
             # A registered id put back (a test's monkeypatch undone) keeps its place.
-            order = list(SPECS)
-            self._ids.sort(key=lambda i: order.index(i) if i in SPECS else len(order))
+            order = list(MODULES)
+            self._ids.sort(key=lambda i: order.index(i) if i in MODULES else len(order))
         self._loaded[provider_id] = cls
 
     def __delitem__(self, provider_id: str) -> None:

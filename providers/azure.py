@@ -12,6 +12,20 @@ from typing import Any
 
 from providers.base import ChatRequest, Event, ModelEntry
 from providers.openai_style import OpenAIStyleProvider
+from providers.spec import EnvVar, ProviderSpec
+
+SPEC = ProviderSpec(
+    "azure", "Azure AI Foundry", "AzureFoundryProvider",
+    env=(EnvVar("AZURE_AI_ENDPOINT",
+                "https://<resource>.services.ai.azure.com/openai/v1 (current API) or a "
+                "serverless https://<deployment>.<region>.models.ai.azure.com endpoint",
+                required=True),
+         EnvVar("AZURE_AI_API_KEY", "key of that endpoint", secret=True, required=True)),
+    route_hint="Azure AI Foundry",
+    service="Azure AI Foundry / AI Studio",
+    sdk="`openai` when the endpoint contains `/openai/v1`; else `azure-ai-inference` "
+        "(legacy serverless)",
+    needs="endpoint + key")
 
 
 class AzureFoundryProvider(OpenAIStyleProvider):

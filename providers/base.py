@@ -10,6 +10,7 @@ the engine (``playground.engine``), never here.
 from __future__ import annotations
 
 import base64
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -17,8 +18,8 @@ from typing import ClassVar, Literal, Union
 
 from providers.errors import ConfigError
 from providers.public import is_public
-from providers.registry import SPECS
-from providers.settings import EnvVar, Settings
+from providers.settings import Settings
+from providers.spec import EnvVar, ProviderSpec
 
 TokensSource = Literal["reported", "counted", "estimated"]
 
@@ -173,11 +174,11 @@ class ConfigGap:
 class Provider(ABC):
     """Base class of every provider module.
 
-    Subclasses declare ``id`` and implement :meth:`stream`. A class whose ``id`` is in
-    :data:`providers.registry.SPECS` takes ``title``, ``env`` (the variables it reads),
-    ``local`` (runs on this machine's CPU) and ``status_note`` from there, so what the
-    registry says without importing it and what the class does cannot drift; any
-    other subclass (tests) declares them itself.
+    Subclasses declare ``id`` and implement :meth:`stream`. A class whose module's
+    ``SPEC`` (:class:`~providers.spec.ProviderSpec`) has its ``id`` takes ``title``,
+    ``env`` (the variables it reads), ``local`` (runs on this machine's CPU) and
+    ``status_note`` from there, so what the registry reads before the provider is used
+    and what the class does cannot drift; any other subclass (tests) declares them itself.
     """
 
     id: ClassVar[str]
@@ -189,8 +190,8 @@ class Provider(ABC):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        spec = SPECS.get(cls.__dict__.get("id", ""))
-        if spec is not None:
+        spec = getattr(sys.modules.get(cls.__module__), "SPEC", None)
+        if isinstance(spec, ProviderSpec) and spec.id == cls.__dict__.get("id"):
             cls.title, cls.env, cls.local = spec.title, spec.env, spec.local
             cls.status_note = spec.status_note
 

@@ -13,14 +13,18 @@ from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
-from providers.registry import GITHUB_RETIREMENT_DATE, working_routes
+from providers.registry import working_routes
 
-# The routes a retired one points to, from the registry (never a hand-kept list).
-WORKING_ROUTES = working_routes()
-RETIRED_MESSAGE = (
-    f"GitHub Models was retired by GitHub on {GITHUB_RETIREMENT_DATE}; every call now "
-    f"answers HTTP 410. Use a route that still works: {WORKING_ROUTES}."
-)
+GITHUB_RETIREMENT_DATE = "2026-07-30"  # GitHub's changelog, "GitHub Models retirement"
+
+
+def retired_message() -> str:
+    """What a retired route (GitHub Models) answers, naming the routes that still work.
+
+    Built when asked, from the registry (never a hand-kept list): the registry reads each
+    provider's declaration from its module, and those modules import this one."""
+    return (f"GitHub Models was retired by GitHub on {GITHUB_RETIREMENT_DATE}; every call "
+            f"now answers HTTP 410. Use a route that still works: {working_routes()}.")
 
 
 class ProviderError(Exception):

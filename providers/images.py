@@ -1,13 +1,13 @@
 """Image checks and fitting, shared by providers, the CLI and the UI (Pillow, which
-Gradio already depends on)."""
+Gradio already depends on, imported on first use: the ``nim`` provider's module imports
+this one, and reading a provider's declaration must not cost Pillow's import)."""
 
 from __future__ import annotations
 
 import io
 import math
 from pathlib import Path
-
-from PIL import Image, UnidentifiedImageError
+from types import ModuleType
 
 from providers.base import ImageInput
 from providers.errors import UnsupportedInputError
@@ -15,10 +15,18 @@ from providers.errors import UnsupportedInputError
 # Refuse decompression bombs well before Pillow's own 179-megapixel error.
 MAX_PIXELS = 40_000_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif",
          "BMP": "image/bmp"}
+
+
+def pillow() -> ModuleType:
+    """``PIL.Image``, with this module's pixel limit set process-wide (before any image
+    is opened here)."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    return Image
 
 
 def load_image(path: str | Path) -> ImageInput:
@@ -43,6 +51,7 @@ def load_image(path: str | Path) -> ImageInput:
 
 def check_image(data: bytes, name: str = "image") -> ImageInput:
     """Validate image bytes (format, size, integrity) and wrap them."""
+    Image = pillow()
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format or ""
@@ -58,7 +67,7 @@ def check_image(data: bytes, name: str = "image") -> ImageInput:
         raise UnsupportedInputError(
             f"Image {name!r} has too many pixels; the limit is "
             f"{MAX_PIXELS // 1_000_000} megapixels ({exc}).") from exc
-    except UnidentifiedImageError as exc:
+    except Image.UnidentifiedImageError as exc:
         raise UnsupportedInputError(f"{name!r} is not an image we can read ({exc}).") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedInputError(f"Image {name!r} is corrupt ({exc}).") from exc
@@ -79,6 +88,7 @@ def fit_base64(image: ImageInput, max_chars: int) -> tuple[ImageInput, str | Non
     downscaled until it fits, with a note saying what was done."""
     if base64_chars(image.data) <= max_chars:
         return image, None
+    Image = pillow()
     with Image.open(io.BytesIO(image.data)) as img:
         rgb = img.convert("RGB")
     original = rgb.size

@@ -20,8 +20,23 @@ from providers.catalog import NIM_VLM_MODELS
 from providers.images import base64_chars, fit_base64
 from providers.lazy import lazy_import
 from providers.openai_style import OpenAIStyleProvider, sampling_options
+from providers.spec import EnvVar, ProviderSpec
 
 openai = lazy_import("openai")  # first use: providers.lazy
+
+SPEC = ProviderSpec(
+    "nim", "NVIDIA NIM", "NimProvider",
+    env=(EnvVar("NVIDIA_API_KEY", "API key from build.nvidia.com (nvapi-...)",
+                secret=True, required=True),
+         EnvVar("NIM_BASE_URL", "OpenAI-compatible chat endpoint",
+                default="https://integrate.api.nvidia.com/v1"),
+         EnvVar("NIM_VLM_BASE_URL", "VLM endpoint for models that take inline <img> tags",
+                default="https://ai.api.nvidia.com/v1/vlm")),
+    route_hint="NVIDIA NIM",
+    service="NVIDIA NIM (hosted)",
+    sdk="`openai`; Phi-3-vision on the VLM route with inline `<img>` (images over "
+        "180,000 base64 characters are downscaled, with a note)",
+    needs="key")
 
 VLM_INLINE_LIMIT = 180_000  # base64 characters per image, NVIDIA's documented limit
 

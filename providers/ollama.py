@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import httpx
-
 from providers.answered import EVENT_HOOKS
 from providers.base import ChatRequest, ConfigGap, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.catalog import lookup
@@ -25,9 +23,17 @@ from providers.errors import (
     server_message,
 )
 from providers.lazy import lazy_import
+from providers.spec import EnvVar, ProviderSpec
 from providers.warmup import preconnect, rehearsal_request, rehearse_ollama
 
-ollama = lazy_import("ollama")  # first use: providers.lazy
+httpx, ollama = lazy_import("httpx"), lazy_import("ollama")  # first use: providers.lazy
+
+SPEC = ProviderSpec(
+    "ollama", "Ollama", "OllamaProvider", local=True,
+    env=(EnvVar("OLLAMA_HOST", "where Ollama listens", default="http://127.0.0.1:11434"),),
+    route_hint="local Ollama",
+    service="Ollama, native `/api/chat` (exact server counters)",
+    sdk="`ollama`", needs="a running `ollama serve`")
 
 NS_PER_MS = 1_000_000
 PUBLIC_REFUSAL = "Ollama is not offered on this public server: its owner did not set OLLAMA_HOST."

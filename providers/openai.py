@@ -6,8 +6,22 @@ from typing import Any
 
 from providers.lazy import lazy_import
 from providers.openai_style import OpenAIStyleProvider
+from providers.spec import EnvVar, ProviderSpec
 
 openai = lazy_import("openai")  # first use: providers.lazy
+
+SPEC = ProviderSpec(
+    "openai", "OpenAI-compatible server", "OpenAIServerProvider",
+    env=(EnvVar("OPENAI_COMPAT_BASE_URL",
+                "base URL ending in /v1, e.g. http://127.0.0.1:1234/v1 (LM Studio)",
+                required=True),
+         EnvVar("OPENAI_COMPAT_API_KEY", "API key, if the server wants one", secret=True),
+         EnvVar("OPENAI_COMPAT_STREAM_USAGE",
+                "1 to ask for token usage in the stream (stream_options); 0 for servers "
+                "that reject it", default="1")),
+    route_hint="any OpenAI-compatible server",
+    service="any OpenAI-compatible server (Foundry Local, LM Studio, llama.cpp, vLLM)",
+    sdk="`openai`", needs="base URL")
 
 # Tokenizer routes, tried in order: llama-cpp-python's server, then llama.cpp's
 # llama-server. Both answer {"tokens": [...]}; each body names the text its own way.

@@ -10,8 +10,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import httpx2
-
 from providers.answered import EVENT_HOOKS
 from providers.base import ChatRequest, Event, Finish, ModelEntry, Provider, TextDelta, Usage
 from providers.errors import (
@@ -25,9 +23,14 @@ from providers.errors import (
 from providers.lazy import lazy_import
 from providers.warmup import preconnect, rehearsal_request, rehearse_openai
 
-openai = lazy_import("openai")  # imported on first use: see providers.lazy
+httpx2, openai = lazy_import("httpx2"), lazy_import("openai")  # first use: providers.lazy
 # SDK-side timeouts are a backstop only: the engine enforces the user's timeout.
-SDK_TIMEOUT = httpx2.Timeout(600.0, connect=30.0)
+SDK_TIMEOUT_S, SDK_CONNECT_TIMEOUT_S = 600.0, 30.0
+
+
+def sdk_timeout() -> httpx2.Timeout:
+    """The SDK clients' timeouts (built on first use: httpx2 loads with the SDK)."""
+    return httpx2.Timeout(SDK_TIMEOUT_S, connect=SDK_CONNECT_TIMEOUT_S)
 
 
 def openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
@@ -85,9 +88,9 @@ class OpenAIStyleProvider(Provider):
             key = (self.setting(self.key_var) if self.key_var else None) or "no-key"
             # The SDK's own default client, plus the hook that tells the engine when a
             # request has its response headers (providers.answered).
-            http = openai.DefaultAsyncHttpxClient(timeout=SDK_TIMEOUT, event_hooks=EVENT_HOOKS)
+            http = openai.DefaultAsyncHttpxClient(timeout=sdk_timeout(), event_hooks=EVENT_HOOKS)
             self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=key,
-                                              max_retries=0, timeout=SDK_TIMEOUT,
+                                              max_retries=0, timeout=sdk_timeout(),
                                               http_client=http)
         return self._client
 

@@ -32,7 +32,7 @@ import providers
 from providers import Target, probes
 from providers.base import Provider
 from providers.catalog import lookup
-from providers.errors import RETIRED_MESSAGE, ConfigError
+from providers.errors import ConfigError, retired_message
 from providers.probes import clear_probe_cache, same_ollama_model
 from providers.registry import SPECS
 from providers.settings import Settings
@@ -137,7 +137,7 @@ def _public_refusal(name: str, instance: Provider, model: str) -> Readiness | No
 def _configuration(name: str, instance: Provider) -> Readiness | None:
     """Retired, missing variables or missing packages, from the provider's own lists."""
     if (spec := SPECS.get(instance.id)) is not None and spec.retired:
-        return Readiness(name, RETIRED, RETIRED_MESSAGE, RETIRED_FIX)
+        return Readiness(name, RETIRED, retired_message(), RETIRED_FIX)
     gap = instance.configuration_gap()
     if gap is None:
         return None

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from providers.registry import EnvVar
 from providers.registry import secret_names as provider_secret_names
+from providers.spec import EnvVar
 
 __all__ = ["EnvVar", "MIN_SECRET_CHARS", "Settings"]
 MIN_SECRET_CHARS = 8

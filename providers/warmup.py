@@ -27,14 +27,13 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-import httpx
-import httpx2
-
 from providers.base import ChatRequest
 from providers.lazy import lazy_import
 
 log = logging.getLogger("providers.warmup")
-ollama, openai = lazy_import("ollama"), lazy_import("openai")  # first use: providers.lazy
+# First use: providers.lazy (a provider's module, and so this one, imports no SDK).
+httpx, httpx2 = lazy_import("httpx"), lazy_import("httpx2")
+ollama, openai = lazy_import("ollama"), lazy_import("openai")
 
 PRECONNECT_TIMEOUT_S = 2.0  # a slow or silent host must not hold the comparison long
 _rehearsed: set[str] = set()  # SDKs whose first-use work this process has done

@@ -26,6 +26,7 @@ PACKS = ("chinese-qa", "multilingual", "vision-chart", "vision-frames", "moe-age
 # prompt fragment -> an answer that passes that case's checks
 PASSING = {
     "你知道长沙吗": "长沙是湖南省的省会，历史悠久，有岳麓山和橘子洲。",
+    "它的美食": "长沙的美食很多：臭豆腐、口味虾和米粉，味道偏辣。",
     "如何提升学习效率": "提升学习效率的方法：制定计划，专注学习，定期复习，保证睡眠。",
     "Pouvez-vous": "Pour améliorer votre apprentissage, il est utile de planifier les séances "
                    "et de faire des pauses régulières dans la journée.",

@@ -35,18 +35,23 @@ def test_run_json_contract(fakes, behaviours: Behaviours, tmp_path: Path) -> Non
     document = json.loads(done.stdout)  # exactly one JSON document
     assert document["scenario"] == "chinese-qa" and document["run_id"] == 1
     assert {"scenario", "runs", "summary"} <= set(document)
-    assert len(document["runs"]) == (1 + 2 * 2) * 2  # (warm-up + 2 cases x 2) x 2 groups
+    # (warm-up + (1 + 1 + 2 turns) x 2 repeats) x 2 groups
+    assert len(document["runs"]) == (1 + 4 * 2) * 2
     for row in document["runs"]:
         assert {"case", "group", "repeat", "warmup", *RESULT_FIELDS, "partial", "checks"} <= set(row)
         assert row["status"] == "ok" and row["target"].startswith("azure:")
         for check in row["checks"]:
             assert set(check) == {"name", "passed", "detail"} and check["passed"] is True
     assert [r["warmup"] for r in document["runs"]][:2] == [True, True]
-    assert len(document["summary"]) == 4
+    assert len(document["summary"]) == 8  # 2 groups x (2 cases + the follow-up's 2 turns)
+    two_checks = ("changsha", "changsha-food/2")
     for entry in document["summary"]:
         assert SUMMARY_KEYS <= set(entry) and entry["n"] == 2
-        assert entry["checks_passed"] == entry["checks_total"] == (4 if entry["case"] == "changsha" else 2)
-    assert "[10/10] learning-efficiency / " in done.stderr, "progress on stderr"
+        assert entry["checks_passed"] == entry["checks_total"] == (
+            4 if entry["case"] in two_checks else 2)
+    assert [r["turn"] for r in document["runs"] if r["case"].startswith("changsha-food/")
+            ] == [1, 1, 2, 2] * 2
+    assert "[18/18] changsha-food/2 / " in done.stderr, "progress on stderr"
     assert "Saved as run 1 in playground.db" in done.stderr
     assert (tmp_path / "playground.db").is_file()
 

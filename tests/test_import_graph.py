@@ -110,3 +110,21 @@ def test_the_cli_help_imports_no_sdk() -> None:
     heavy = {"openai", "azure", "ollama", "httpx", "pandas", "gradio", "onnxruntime_genai",
              "torch"}
     assert not loaded & heavy, loaded & heavy
+
+
+def test_reading_every_provider_declaration_runs_no_sdk() -> None:
+    # The registry reads each SPEC by importing the provider's module: those modules may
+    # name an SDK (a lazy placeholder, providers.lazy) but must not run it, nor httpx,
+    # Pillow or numpy, so that Settings (which needs the secret names) stays cheap.
+    code = ("import sys\nfrom providers.registry import SPECS, secret_names\n"
+            "assert len(list(SPECS.values())) == len(SPECS) and secret_names()\n"
+            "print(' '.join(sorted(n for n, m in list(sys.modules.items())\n"
+            "                      if type(m).__name__ != '_LazyModule')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = {name.split(".")[0] for name in result.stdout.split()}
+    assert "providers" in loaded
+    heavy = {"openai", "azure", "ollama", "httpx", "httpx2", "httpcore", "PIL", "numpy",
+             "pandas", "gradio", "onnxruntime_genai", "torch", "transformers"}
+    assert not loaded & heavy, loaded & heavy

@@ -38,13 +38,15 @@ def test_every_pack_runs_end_to_end_on_the_fakes(pack: str, provider: str, fakes
                 for g in scenario.groups]
     assert [c.target for c in run.routes] == expected
     assert {t.provider for t in expected} <= {"azure", "nim"}
-    assert len(run.rows) == run.total == (scenario.warmup + len(scenario.cases) * scenario.repeats
+    turns = sum(len(c.user_turns()) for c in scenario.cases)  # a row per question
+    warm = len(scenario.cases[0].user_turns())
+    assert len(run.rows) == run.total == (scenario.warmup * warm + turns * scenario.repeats
                                           ) * len(scenario.groups)
     for row in run.rows:
         assert row.result.status == "ok", (row.group, row.result.error)
         assert row.mode == "concurrent"
         assert row.checks and all(c.passed for c in row.checks), [c.detail for c in row.checks]
-    assert sum(r.warmup for r in run.rows) == scenario.warmup * len(scenario.groups)
+    assert sum(r.warmup for r in run.rows) == scenario.warmup * warm * len(scenario.groups)
     for entry in summarize(run.rows):
         assert entry["n"] == entry["runs"] == scenario.repeats and entry["errors"] == 0
         assert entry["checks_passed"] == entry["checks_total"] > 0
@@ -82,6 +84,10 @@ def test_every_pack_runs_on_the_tiny_onnx_models(pack: str, tmp_path: Path) -> N
         elif choice.target is None:  # the 128k group: no key, Ollama not running
             assert row.result.error_kind == "unavailable" and row.mode == "not sent"
             assert "Ollama is not running at http://127.0.0.1:9" in row.result.error
+        elif row.case == "changsha-food/2":  # the follow-up + 512 max tokens: over 512
+            assert row.mode == "not sent" and row.result.error_kind == "bad_request"
+            assert "its context holds 512" in row.result.error
+            assert "counted by the model's tokenizer" in row.result.error
         elif pack in ("long-context", "moe-agent"):  # longer than the tiny model's 512 tokens
             assert row.result.error_kind == "bad_request"
             assert "tiny-phi3's context is 512 tokens" in row.result.error

@@ -41,7 +41,9 @@ def test_every_route_is_a_catalog_model_on_a_working_provider() -> None:
 def test_the_lesson_prompts_are_the_lessons() -> None:
     packs = {s.id: s for s in shipped()}
     chinese = packs["chinese-qa"].cases
-    assert [c.prompt for c in chinese] == ["你知道长沙吗？", "你能否介绍一下如何提升学习效率吗?"]
+    assert [c.prompt for c in chinese] == ["你知道长沙吗？", "你能否介绍一下如何提升学习效率吗?", None]
+    # The follow-up the lesson invites (issue 15): 长沙, then "and its food?".
+    assert [t.prompt for t in chinese[2].turns] == ["你知道长沙吗？", "它的美食呢？"]
     assert {c.system for c in chinese} == {"你是我的人工智能助手，协助我用中文解答问题"}
     moe = packs["moe-agent"].cases[0]
     assert moe.prompt == "Write something about Generative AI with MOE, translate it to Chinese"
@@ -102,7 +104,7 @@ def test_the_base_file_is_valid(tmp_path: Path) -> None:
     ("      - contains: hi", "      - language: cn",
      "bad.yaml:15: cases[0].checks[0].language.code: Input should be 'zh'"),
     ("    prompt: Hello?\n", "",
-     "bad.yaml:12: cases[0].prompt: required key is missing"),
+     "bad.yaml:12: cases[0]: a case needs either prompt or turns (one of them)"),
     ("      - ollama:phi3.5", "      - ollama",
      "bad.yaml:10: groups[1].routes[0]: route 'ollama' is not PROVIDER:MODEL"),
     ("      - ollama:phi3.5", "      - acme:phi3.5",

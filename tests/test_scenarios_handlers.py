@@ -41,15 +41,18 @@ def test_run_pack_streams_progress_table_charts_and_a_report(fakes, behaviours: 
                                                              tmp_path: Path) -> None:
     answering(behaviours)
     frames = collect("chinese-qa", Settings(fakes), tmp_path, repeats=2)
-    assert frames[0].progress == "Starting chinese-qa: 10 answers to collect…"
-    assert [len(f.table) for f in frames] == [0, *range(1, 11), 10]
-    assert re.fullmatch(r"3/10 · changsha / Phi-3(\.5)? mini: ok", frames[3].progress)
+    # (warm-up + (1 + 1 + 2 turns) x 2 repeats) x 2 groups
+    assert frames[0].progress == "Starting chinese-qa: 18 answers to collect…"
+    assert [len(f.table) for f in frames] == [0, *range(1, 19), 18]
+    assert re.fullmatch(r"3/18 · changsha / Phi-3(\.5)? mini: ok", frames[3].progress)
     last = frames[-1]
-    assert last.progress == "Done: run 1, 10 answers (done)."
+    assert last.progress == "Done: run 1, 18 answers (done)."
     assert all(f.report is None for f in frames[:-1]) and Path(last.report).is_file()
     assert last.report.endswith("chinese-qa-run-1.md")
-    assert last.table["checks"].str.startswith("✓ language zh (≥60%)").all()
-    assert list(last.table["warmup"]) == [True, True] + [False] * 8
+    last_answers = last.table["case"] != "changsha-food/1"  # a first turn: its own check
+    assert last.table["checks"][last_answers].str.startswith("✓ language zh (≥60%)").all()
+    assert last.table["checks"][~last_answers].str.startswith("✓ contains '长沙'").all()
+    assert list(last.table["warmup"]) == [True, True] + [False] * 16
     stored = summarize(Store(tmp_path / "h.db").load_run(1).rows)
     summary = {(s["group"], s["case"]): s for s in stored}
     chart = handlers.chart_frame(stored)  # what the chart HTML draws

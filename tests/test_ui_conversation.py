@@ -3,6 +3,7 @@ against the fake servers (which check each body's turns alternate)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import gradio as gr
@@ -214,3 +215,30 @@ def test_a_history_too_long_for_the_context_is_said_and_dropped_on_request(
     assert [m["content"][:1] for m in messages] == ["b"]  # turn 1 no longer sent
     table = shown(frames)["table"]
     assert list(table["turn"]) == [1, 2]  # still shown, numbers kept
+    assert "no longer sent" in shown(frames)["chats"][0]["value"][1]["content"]
+
+
+def test_a_closed_page_stops_a_follow_up(settings, server, behaviours) -> None:
+    runs = handlers(settings)
+    turns = ConversationHandlers(runs)
+    conversation = start(runs, form([VISION], "Hi"))
+    behaviours.set("microsoft/phi-3.5-vision-instruct",
+                   pieces=[f"w{i} " for i in range(400)], interval_s=0.05)
+
+    async def leave_after_text():
+        outputs = turns.follow_up(None, conversation, "Count.", -1, *controls())
+        async for _ in outputs:
+            run, = runs.sessions.running("local")
+            if run.comparison.results[0].text:
+                break
+        await outputs.aclose()  # what Gradio does when the browser goes away
+        await runs.sessions.close_pool()
+        return run.comparison
+
+    comparison = asyncio.run(asyncio.wait_for(leave_after_text(), 10))
+    assert comparison.results[0].status == "stopped"
+    assert runs.sessions.running("local") == []
+    assert len(server.last("/nim/v1/chat/completions").sent_at) < 200  # abandoned
+    behaviours.set("microsoft/phi-3.5-vision-instruct", pieces=["ok"], interval_s=0.01)
+    turn_frames(runs, turns, conversation, "Again?")  # the conversation is free again
+    assert conversation.panes[0].turns[-1].answer == "ok"

@@ -39,8 +39,8 @@ def test_run_streams_rows_and_ends_with_a_report(fakes, behaviours: Behaviours,
                                                               request=session())]
     frames = asyncio.run(go())
     progress, table, chart, download = frames[-1]
-    assert progress.startswith("Done: run 1, 6 answers")
-    assert len(table) == 6 and table["checks"].str.startswith("✓").all()
+    assert progress.startswith("Done: run 1, 10 answers")  # warm-up + 4 questions, 2 groups
+    assert len(table) == 10 and table["checks"].str.startswith("✓").all()
     assert "<svg" in chart
     assert download["visible"] is True and Path(download["value"]).read_text().count("|") > 10
     assert all(f[3]["visible"] is False for f in frames[:-1])

@@ -31,6 +31,7 @@ from playground.cli.tables import frame_text
 from playground.engine import ProviderPool
 from playground.scenarios.files import ScenarioFileError, load_all, load_scenario, scenario_files
 from playground.scenarios.model import SCENARIOS_DIR, Scenario
+from playground.scenarios.prepared import prepare_cases
 from playground.scenarios.reports import export, markdown, rows_frame, run_document, summarize
 from playground.scenarios.routing import resolve_routes
 from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
@@ -200,9 +201,16 @@ def scenarios_command(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     if args.check:
+        failed = bool(problems)
         for scenario in loaded:
+            try:  # what `run` checks before sending: each question, each conversation
+                prepare_cases(scenario)
+            except InputError as exc:
+                failed = True
+                print("\n".join(f"{scenario.path}: {p}" for p in exc.problems), file=sys.stderr)
+                continue
             print(f"ok  {scenario.path}  ({scenario.id})")
-        return 1 if problems else 0
+        return 1 if failed else 0
     if args.format == "json":
         print(json.dumps([pack_entry(s) for s in loaded], ensure_ascii=False, indent=2))
     else:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from playground.scenarios import check_specs
 from playground.scenarios import model as scenarios
 from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from playground.scenarios.yaml_bounds import load_bounded
@@ -44,7 +45,7 @@ class ScenarioFileError(Exception):
 
 
 def _known_keys() -> set[str]:
-    models = [m for m in vars(scenarios).values()
+    models = [m for module in (scenarios, check_specs) for m in vars(module).values()
               if isinstance(m, type) and issubclass(m, BaseModel)]
     return {name for m in models for name in m.model_fields}
 

@@ -3,7 +3,8 @@
 A scenario compares target *groups* (e.g. "Phi-3 mini" vs "Phi-3.5 mini"), each with
 ordered routes (``nim:microsoft/phi-3.5-mini-instruct``, ``ollama:phi3.5``, ...), on one
 or more cases (system prompt, prompt, images and an optional document, paths relative
-to the file), with parameters, repeats, warm-up runs and checks on the answers.
+to the file; or ``turns``: questions asked in turn, each group answering after its own
+earlier answers), with parameters, repeats, warm-up runs and checks on the answers.
 
 Reading files, with errors located by file, line and field, is in
 ``playground.scenarios.files``.
@@ -11,13 +12,11 @@ Reading files, with errors located by file, line and field, is in
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -27,9 +26,9 @@ from pydantic import (
 )
 
 import providers
-from playground.scenarios import checks
-from playground.scenarios.checks import CheckResult
+from playground.scenarios.check_specs import CheckSpec, Strict
 from playground.validate import (
+    MAX_HISTORY_TURNS,
     MAX_PROMPT_CHARS,
     MAX_REPEATS,
     MAX_TARGETS,
@@ -48,10 +47,6 @@ LOCAL_RUNTIMES = frozenset({"onnx", "transformers"})
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Parameters(Strict):
     """Sampling and timing; unset values keep each service's defaults. The ranges are
     the UI's and the CLI's (playground.validate.BOUNDS); .nan and .inf are refused."""
@@ -65,130 +60,6 @@ class Parameters(Strict):
     seed: int | None = Field(None, ge=0, le=SEED_MAX)
     timeout_s: float = Field(60.0, gt=0, le=MAX_TIMEOUT_S,
                              description="idle timeout per target, seconds")
-
-
-# --- checks: one key per check, with a scalar shorthand ----------------------------
-
-def _shorthand(value: Any, key: str) -> Any:
-    """``contains: text`` means ``contains: {text: text}``; ``true`` means defaults."""
-    if value is True:
-        return {}
-    if value is False or value is None:
-        raise ValueError("write true or a mapping of options (remove the check to skip it)")
-    return value if isinstance(value, dict) else {key: value}
-
-
-class Shorthand(Strict):
-    """A check's options; a scalar stands for its ``shorthand_key`` option."""
-
-    shorthand_key: ClassVar[str]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _expand(cls, value: Any) -> Any:
-        return _shorthand(value, cls.shorthand_key)
-
-    def evaluate(self, text: str) -> CheckResult:
-        raise NotImplementedError
-
-
-class ContainsCheck(Shorthand):
-    text: str = Field(min_length=1)
-    ignore_case: bool = False
-    shorthand_key: ClassVar[str] = "text"
-
-    def evaluate(self, text: str) -> CheckResult:
-        return checks.contains(text, self.text, self.ignore_case)
-
-
-class RegexCheck(Shorthand):
-    pattern: str = Field(min_length=1)
-    ignore_case: bool = False
-    shorthand_key: ClassVar[str] = "pattern"
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return pattern
-
-    def evaluate(self, text: str) -> CheckResult:
-        return checks.matches(text, self.pattern, self.ignore_case)
-
-
-class LanguageCheck(Shorthand):
-    code: Literal[checks.LANGUAGES]  # type: ignore[valid-type]
-    min_share: float = Field(0.5, gt=0, le=1, description="share of letters, 0-1")
-    shorthand_key: ClassVar[str] = "code"
-
-    def evaluate(self, text: str) -> CheckResult:
-        return checks.language(text, self.code, self.min_share)
-
-
-class JsonCheck(Shorthand):
-    required_keys: tuple[str, ...] = ()
-    shorthand_key: ClassVar[str] = "required_keys"
-
-    def evaluate(self, text: str) -> CheckResult:
-        return checks.is_json(text, self.required_keys)
-
-
-class MaxLengthCheck(Shorthand):
-    chars: int = Field(ge=1)
-    shorthand_key: ClassVar[str] = "chars"
-
-    def evaluate(self, text: str) -> CheckResult:
-        return checks.max_length(text, self.chars)
-
-
-class PythonCodeCheck(Shorthand):
-    must_parse: bool = False
-    shorthand_key: ClassVar[str] = "must_parse"
-
-    def evaluate(self, text: str) -> CheckResult:
-        return checks.python_code(text, self.must_parse)
-
-
-CHECK_KINDS = ("contains", "regex", "language", "is_json", "max_length", "python_code")
-
-
-class CheckSpec(Strict):
-    """Exactly one of the check kinds, plus an optional display name."""
-
-    name: str | None = None
-    contains: ContainsCheck | None = None
-    regex: RegexCheck | None = None
-    language: LanguageCheck | None = None
-    is_json: JsonCheck | None = None
-    max_length: MaxLengthCheck | None = None
-    python_code: PythonCodeCheck | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_empty_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for kind in CHECK_KINDS:
-                if kind in data and data[kind] is None:
-                    raise ValueError(f"'{kind}:' needs a value (see the scenario format)")
-        return data
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> CheckSpec:
-        given = [kind for kind in CHECK_KINDS if getattr(self, kind) is not None]
-        if len(given) != 1:
-            raise ValueError(f"a check needs exactly one of {', '.join(CHECK_KINDS)}"
-                             + (f" (got {', '.join(given)})" if given else ""))
-        return self
-
-    def evaluate(self, text: str) -> CheckResult:
-        """Run the check on an answer; an empty answer fails every check."""
-        kind = next(getattr(self, k) for k in CHECK_KINDS if getattr(self, k) is not None)
-        result = kind.evaluate(text)
-        passed, detail = (result.passed, result.detail) if text else (False, "no answer")
-        return CheckResult(self.name or result.name, passed, detail)
 
 
 # --- groups, cases, scenario -----------------------------------------------------
@@ -228,28 +99,62 @@ class Group(Strict):
         return [parse_route(r) for r in self.routes]
 
 
+def _check_images(images: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+    """Every image file exists and is a usable image (paths relative to the YAML file)."""
+    base = _base_dir(info)
+    for name in images:
+        try:
+            load_image(base / name)
+        except UnsupportedInputError as exc:
+            raise ValueError(f"{exc.message} (looked in {base})") from exc
+    return images
+
+
+class UserTurn(Strict):
+    """One question of a multi-turn case. ``checks`` (when named) check this turn's
+    answer; a turn that names none is not checked, except the last, which gets the
+    case's checks."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    images: tuple[str, ...] = Field((), description="image files, relative to the YAML file")
+    checks: tuple[CheckSpec, ...] | None = Field(None, description="checks on this answer")
+
+    _images_exist = field_validator("images")(_check_images)
+
+
 class Case(Strict):
-    """One prompt sent to every group."""
+    """One prompt (or, with ``turns``, a conversation) sent to every group; each group
+    gets its own earlier answers in its history."""
 
     id: str = Field(pattern=SLUG)
     title: str = ""
     system: str | None = None
-    prompt: str = Field(min_length=1)
+    prompt: str | None = Field(None, min_length=1)
+    turns: tuple[UserTurn, ...] | None = Field(
+        None, min_length=2, max_length=MAX_HISTORY_TURNS // 2 + 1,
+        description="questions asked in turn, each after the group's own earlier answers")
     images: tuple[str, ...] = Field((), description="image files, relative to the YAML file")
-    document: str | None = Field(None, description="a text file put before the prompt")
+    document: str | None = Field(None, description="a text file put before the (first) prompt")
     parameters: Parameters | None = Field(None, description="overrides for this case")
     checks: tuple[CheckSpec, ...] = ()
 
-    @field_validator("images")
-    @classmethod
-    def _images_exist(cls, images: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        base = _base_dir(info)
-        for name in images:
-            try:
-                load_image(base / name)
-            except UnsupportedInputError as exc:
-                raise ValueError(f"{exc.message} (looked in {base})") from exc
-        return images
+    _images_exist = field_validator("images")(_check_images)
+
+    @model_validator(mode="after")
+    def _prompt_or_turns(self) -> Case:
+        if (self.prompt is None) == (self.turns is None):
+            raise ValueError("a case needs either prompt or turns (one of them)")
+        if self.turns is not None and self.images:
+            raise ValueError("with turns, put images in the turn that shows them")
+        return self
+
+    def user_turns(self) -> tuple[UserTurn, ...]:
+        """The case's questions in order (one for a single-prompt case)."""
+        if self.turns is not None:
+            return self.turns
+        # Already validated as the case's own fields: built without validating again.
+        return (UserTurn.model_construct(prompt=self.prompt or "", images=self.images,
+                                         checks=None),)
 
     @field_validator("document")
     @classmethod
@@ -310,14 +215,26 @@ class Scenario(Strict):
         return self.parameters.model_copy(update=case.parameters.model_dump(exclude_unset=True))
 
     def case_checks(self, case: Case) -> tuple[CheckSpec, ...]:
+        """The checks on a case's (last) answer: the pack's and the case's."""
         return self.checks + case.checks
 
-    def case_prompt(self, case: Case) -> str:
-        """The prompt as sent: the document (if any), a blank line, then the prompt."""
-        if case.document is None:
-            return case.prompt
+    def turn_checks(self, case: Case, turn: int) -> tuple[CheckSpec, ...]:
+        """The checks on the answer to question ``turn`` (0-based): the pack's on every
+        last answer, plus the turn's own checks where it names them, else (the last
+        turn) the case's."""
+        spec = case.user_turns()[turn]
+        last = turn == len(case.user_turns()) - 1
+        own = spec.checks if spec.checks is not None else (case.checks if last else ())
+        return (self.checks if last else ()) + tuple(own)
+
+    def case_prompt(self, case: Case, turn: int = 0) -> str:
+        """Question ``turn`` (0-based) as sent: the first after the document (if any)
+        and a blank line."""
+        prompt = case.user_turns()[turn].prompt
+        if case.document is None or turn > 0:
+            return prompt
         document = (self.base_dir / case.document).read_text(encoding="utf-8")
-        return f"{document.rstrip()}\n\n{case.prompt}"
+        return f"{document.rstrip()}\n\n{prompt}"
 
 
 def _base_dir(info: ValidationInfo) -> Path:

@@ -1,7 +1,9 @@
 """Batch runs of a scenario pack: every case on every group, with repeats and warm-up.
 
 A round is one case sent to every group (through the route ``playground.scenarios.routing``
-chose). Warm-up rounds come first, on the first case, and are kept but flagged; then
+chose); a multi-turn case (``turns:``) is one comparison per question, each group's request
+carrying its own earlier answers (:mod:`playground.scenarios.prepared`), with rows named
+``CASE/N`` for turn N. Warm-up rounds come first, on the first case, and are kept but flagged; then
 each case runs ``repeats`` measured rounds. Remote targets stream concurrently; local
 ones (``Provider.local``: ollama, onnx, transformers) run one at a time after them so
 they never share the CPU, unless ``parallel_local`` is set. Every row records its mode.
@@ -15,6 +17,7 @@ import asyncio
 import dataclasses
 import hashlib
 import importlib.metadata
+import logging
 import platform
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -22,22 +25,24 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from playground import context_fit
 from playground.engine import Comparison, ProviderPool
 from playground.limits import ServerKeyBudget
 from playground.metrics import TargetResult
 from playground.scenarios.model import Case, Scenario, parse_route
+from playground.scenarios.prepared import Conversations, PreparedCase, prepare_cases
 from playground.scenarios.routing import RouteChoice, fit_images, refusal, resolve_routes, unready_kind
 from playground.scenarios.rows import RunRow
-from playground.validate import InputError, check_request
+from playground.validate import InputError
 from providers import Target
 from providers.base import ChatRequest
 from providers.errors import ProviderError
-from providers.images import load_image
 from providers.settings import Settings
 
 if TYPE_CHECKING:
     from playground.store import Store
 
+log = logging.getLogger("playground.scenarios")
 CONCURRENT, SEQUENTIAL, NOT_SENT = "concurrent", "sequential", "not sent"
 TERMINAL = ("ok", "error", "stopped")
 LIBRARIES = ("openai", "azure-ai-inference", "ollama", "onnxruntime-genai", "onnxruntime",
@@ -52,32 +57,6 @@ class RunOptions:
     warmup: int | None = None
     overrides: Mapping[str, Sequence[str]] = field(default_factory=dict)
     parallel_local: bool = False
-
-
-@dataclass(frozen=True)
-class PreparedCase:
-    case: Case
-    request: ChatRequest
-    timeout_s: float
-
-
-def prepare_cases(scenario: Scenario) -> list[PreparedCase]:
-    """Every case as a request with its images loaded; InputError lists every problem."""
-    prepared, problems = [], []
-    for case in scenario.cases:
-        params = scenario.case_parameters(case)
-        try:
-            images = tuple(load_image(scenario.base_dir / name) for name in case.images)
-        except ProviderError as exc:
-            problems.append(f"case {case.id}: {exc.message}")
-            continue
-        request = ChatRequest("", scenario.case_prompt(case), case.system, images,
-                              params.max_tokens, params.temperature, params.top_p, params.seed)
-        problems += [f"case {case.id}: {p}" for p in check_request(request)]
-        prepared.append(PreparedCase(case, request, params.timeout_s))
-    if problems:
-        raise InputError(problems)
-    return prepared
 
 
 class ScenarioRun:
@@ -113,8 +92,8 @@ class ScenarioRun:
 
     @property
     def total(self) -> int:
-        """Rows this run will produce."""
-        return len(self.rounds()) * len(self.scenario.groups)
+        """Rows this run will produce (one per question of a case, group and round)."""
+        return sum(len(c.turns) for c, _, _ in self.rounds()) * len(self.scenario.groups)
 
     async def resolve(self, pool: ProviderPool | None = None) -> list[RouteChoice]:
         """Choose each group's route now; InputError (nothing sent, nothing saved) when no
@@ -171,35 +150,50 @@ class ScenarioRun:
 
     async def _round(self, pool: ProviderPool, prepared: PreparedCase, repeat: int,
                      warmup: bool) -> AsyncIterator[RunRow]:
+        """Every question of the case in turn; each group after its own answers."""
+        talks = Conversations()
+        for number in range(len(prepared.turns)):
+            async with aclosing(self._turn(pool, prepared, number, talks, repeat,
+                                           warmup)) as rows:
+                async for row in rows:
+                    yield row
+
+    async def _turn(self, pool: ProviderPool, prepared: PreparedCase, number: int,
+                    talks: Conversations, repeat: int, warmup: bool) -> AsyncIterator[RunRow]:
+        """Question ``number`` (0-based) to every group: one comparison of (target,
+        request) pairs, each request carrying that group's own history."""
+        turn = prepared.turns[number]
         now: list[tuple[int, ChatRequest, Target]] = []
         later: list[tuple[int, ChatRequest, Target]] = []
-        requests: dict[int, ChatRequest] = {}
+        sent: dict[int, ChatRequest] = {}
         notices: dict[int, str] = {}
-        images = prepared.request.images
 
         def row(index: int, mode: str, result: TargetResult) -> RunRow:
             if index in notices:
                 result.notices.insert(0, notices[index])
-            checks = [c.evaluate(result.text) for c in self.scenario.case_checks(prepared.case)]
-            return RunRow(prepared.case.id, self.routes[index].group, repeat, warmup, mode,
-                          result, checks)
+            result.turn = number + 1
+            checks = [c.evaluate(result.text) for c in turn.checks]
+            return RunRow(prepared.label(number), self.routes[index].group, repeat, warmup,
+                          mode, result, checks)
 
         for index, choice in enumerate(self.routes):
             if choice.target is None:
                 yield row(index, NOT_SENT, unsent(parse_route(choice.routes[-1]),
                                                   unready_kind(choice), choice.describe()))
                 continue
-            count, notice, refused = fit_images(choice.target, images,
-                                                self.scenario.too_many_images)
+            if index in talks.ended:
+                yield row(index, NOT_SENT, unsent(choice.target, "input", talks.ended[index]))
+                continue
+            request, notice, refused = await self._fit(choice.target, talks.request(
+                index, turn.request))
             if refused is not None:
-                yield row(index, NOT_SENT, unsent(choice.target, "unsupported_input", refused))
+                kind = "bad_request" if request is not None else "unsupported_input"
+                talks.stop(index, f"turn {number + 1} was not sent")
+                yield row(index, NOT_SENT, unsent(choice.target, kind, refused))
                 continue
             if notice is not None:
                 notices[index] = notice
-            if count not in requests:
-                requests[count] = (prepared.request if count == len(images) else
-                                   dataclasses.replace(prepared.request, images=images[:count]))
-            request = requests[count]
+            sent[index] = request
             queue = later if choice.local and not self.options.parallel_local else now
             queue.append((index, request, choice.target))
         # Remote targets all at once (one comparison, each with the request it can
@@ -211,7 +205,30 @@ class ScenarioRun:
             async with aclosing(run_together(pool, self.settings, prepared.timeout_s,
                                              jobs)) as finished:
                 async for index, result in finished:
+                    talks.answered(index, sent[index], result.text, result.status, number + 1)
                     yield row(index, mode, result)
+
+    async def _fit(self, target: Target, request: ChatRequest,
+                   ) -> tuple[ChatRequest | None, str | None, str | None]:
+        """(request to send, notice, refusal) for ``target``: its images per the catalog
+        (with a history, too many is refused: reducing would rewrite earlier turns),
+        then, with a history, its context window (:mod:`playground.context_fit`)."""
+        images = request.all_images()
+        policy = "refuse" if request.history else self.scenario.too_many_images
+        count, notice, refused = fit_images(target, images, policy)
+        if refused is not None:
+            return None, None, refused
+        if count < len(images):
+            request = dataclasses.replace(request, images=request.images[:count])
+        if request.history:
+            try:
+                fit = await context_fit.check(target, request, self.settings)
+            except ProviderError as exc:  # the comparison reports a missing model itself
+                log.info("%s: context not checked (%s)", target, exc.message)
+                return request, notice, None
+            if (message := fit.message()) is not None:
+                return request, notice, message
+        return request, notice, None
 
     def meta(self) -> dict[str, Any]:
         """Everything about this run but its rows: the history's and reports' header."""
@@ -227,12 +244,22 @@ class ScenarioRun:
                 "cases": {c.id: scenario.case_parameters(c).model_dump() for c in scenario.cases},
             },
             "groups": [choice.public() for choice in self.routes],
-            "cases": [{"id": c.id, "title": c.title, "system": c.system, "prompt": c.prompt,
-                       "images": list(c.images), "document": c.document,
-                       "checks": [spec.evaluate("").name for spec in scenario.case_checks(c)]}
-                      for c in scenario.cases],
+            "cases": [case_meta(scenario, c) for c in scenario.cases],
             "environment": environment(),
         }
+
+
+def case_meta(scenario: Scenario, case: Case) -> dict[str, Any]:
+    """A case in the run's header: its questions (``turns`` for a multi-turn case)."""
+    meta: dict[str, Any] = {
+        "id": case.id, "title": case.title, "system": case.system, "prompt": case.prompt,
+        "images": list(case.images), "document": case.document,
+        "checks": [spec.evaluate("").name for spec in scenario.case_checks(case)]}
+    if case.turns is not None:
+        meta["turns"] = [{"prompt": t.prompt, "images": list(t.images), "checks": [
+            spec.evaluate("").name for spec in scenario.turn_checks(case, n)]}
+            for n, t in enumerate(case.turns)]
+    return meta
 
 
 def unsent(target: Target, kind: str, message: str) -> TargetResult:

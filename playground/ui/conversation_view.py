@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import gradio as gr
@@ -58,16 +59,21 @@ class ConversationHandlers:
         """Send ``message`` (the follow-up box: text and images) to every pane
         (``pane`` -1) or to one; ``controls``: the shared parameters, the idle timeout,
         the session's keys, then each pane slot's :data:`PANE_INPUTS`."""
-        async for outputs in self._turn(request, conversation, pane, controls, message):
-            sent = outputs[-1] is not None
-            yield [*outputs[:-1], gr.update(value=None) if sent else gr.skip()]
+        # aclosing (each level): a closed page closes the streams at once.
+        async with aclosing(self._turn(request, conversation, pane, controls,
+                                       message)) as frames:
+            async for outputs in frames:
+                sent = outputs[-1] is not None
+                yield [*outputs[:-1], gr.update(value=None) if sent else gr.skip()]
 
     async def retry(self, request: gr.Request, conversation: Conversation | None, pane: Any,
                     *controls: Any) -> AsyncIterator[list[Any]]:
         """Ask the last turn again in every pane (``pane`` -1) or in one, with the pane's
         parameters as they are now; the new answer replaces the old one in its history."""
-        async for outputs in self._turn(request, conversation, pane, controls, None):
-            yield outputs[:-1]
+        async with aclosing(self._turn(request, conversation, pane, controls,
+                                       None)) as frames:
+            async for outputs in frames:
+                yield outputs[:-1]
 
     async def _turn(self, request: gr.Request | None, conversation: Conversation | None,
                     pane: Any, controls: Sequence[Any], message: Any
@@ -109,9 +115,10 @@ class ConversationHandlers:
                            print_exception=False) from None
         self._busy.add(conversation)
         try:
-            async for outputs in self._run(session, slot, conversation, pairs, new, timeout,
-                                           settings):
-                yield [*outputs, *_notice([], {}), True]
+            async with aclosing(self._run(session, slot, conversation, pairs, new, timeout,
+                                          settings)) as frames:
+                async for outputs in frames:
+                    yield [*outputs, *_notice([], {}), True]
         finally:
             self._busy.discard(conversation)
 
@@ -158,8 +165,10 @@ class ConversationHandlers:
             return view.outputs()
 
         first = _first_view(conversation, live, new, rows())
-        async for outputs in self.runs.stream(session, slot, comparison, first, frame_view):
-            yield outputs
+        async with aclosing(self.runs.stream(session, slot, comparison, first,
+                                             frame_view)) as frames:
+            async for outputs in frames:
+                yield outputs
 
     def drop_oldest(self, conversation: Conversation | None,
                     offer: dict[int, int] | None) -> list[Any]:
@@ -245,14 +254,23 @@ def chat_messages(conversation: Conversation, index: int,
     for exchange in asked:
         messages += _user_messages(exchange.text, exchange.image_paths,
                                    len(exchange.images))
-        messages.append({"role": "assistant",
-                         "content": render.answer_text(exchange.result)})
+        messages.append({"role": "assistant", "content": _answer_shown(exchange)})
     if new is not None:
         messages += _user_messages(new.text, new.paths, len(new.images))
     elif turns:
         last = turns[-1]
         messages += _user_messages(last.text, last.image_paths, len(last.images))
     return messages
+
+
+def _answer_shown(exchange: Exchange) -> str:
+    """An earlier answer, saying when the next turns do not send it (never silently)."""
+    text = render.answer_text(exchange.result)
+    if exchange.dropped:
+        return f"{text}\n\n*(dropped to fit the context: no longer sent)*"
+    if not exchange.in_history:
+        return f"{text}\n\n*(no answer text: this turn is not sent again)*"
+    return text
 
 
 def _user_messages(text: str, paths: Sequence[str], images: int) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,9 +167,12 @@ class RunHandlers:
                                                         image_paths(files))
             return view.outputs()
 
-        async for outputs in self.stream(session, slot, comparison,
-                                         first_outputs(comparison.results), frame_view):
-            yield outputs
+        # aclosing: a closed page (Gradio closes this generator) closes the stream now.
+        async with aclosing(self.stream(session, slot, comparison,
+                                        first_outputs(comparison.results),
+                                        frame_view)) as frames:
+            async for outputs in frames:
+                yield outputs
 
     async def stream(self, session: str, slot: ExitStack, comparison: Comparison,
                      first: list[Any], frame_view: Callable[[Frame, dict[str, Any]], list[Any]]

@@ -30,6 +30,18 @@ from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local.onnx_process import WorkerProcess, provider_error, shutdown_all
 from providers.local.threaded import ModelCache
 from providers.public import local_refusal, plain_name
+from providers.spec import EnvVar, ProviderSpec
+
+SPEC = ProviderSpec(
+    "onnx", "ONNX Runtime GenAI", "OnnxGenAIProvider", local=True,
+    env=(EnvVar("ONNX_MODELS_DIR", "folder holding one sub-folder per ONNX model",
+                default="./models"),
+         EnvVar("ONNX_MAX_LOADED", "most ONNX models kept loaded at once", default="2")),
+    route_hint="local ONNX Runtime GenAI",
+    service="ONNX Runtime GenAI in-process: Phi-3/3.5 CPU int4, text and vision; exact "
+            "token counts from ids",
+    sdk="`onnxruntime-genai`",
+    needs="a model folder (`python -m playground models download NAME`)")
 
 CONFIG_FILE = "genai_config.json"
 PHI3V_IMAGE_TOKENS = 2600  # a phi3v image takes at most 2,509 tokens, plus its tag line

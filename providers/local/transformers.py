@@ -28,6 +28,19 @@ from providers.errors import NotFoundError, UnavailableError, UnsupportedInputEr
 from providers.local.local_rules import load_notice, max_loaded, token_budget
 from providers.local.threaded import ModelCache, ThreadSink, stream_from_thread
 from providers.public import hub_id, local_refusal
+from providers.spec import EnvVar, ProviderSpec
+
+SPEC = ProviderSpec(
+    "transformers", "Hugging Face Transformers", "TransformersProvider", local=True,
+    status_note="optional extra, CPU torch",
+    env=(EnvVar("TRANSFORMERS_MAX_LOADED", "most Transformers models kept loaded at once",
+                default="1"),),
+    # Not offered as a working route: it is an optional extra most installs lack.
+    working=False,
+    service="Hugging Face Transformers in-process (optional extra, CPU torch); exact "
+            "token counts; images through the model's processor",
+    sdk="`transformers` + `torch` (`pip install -r requirements-transformers.txt`)",
+    needs="a local model folder (or a Hub id already in the Hugging Face cache)")
 
 INSTALL = "pip install -r requirements-transformers.txt"
 # torch's OpenMP threads spin while idle by default. Here generation runs in a worker
