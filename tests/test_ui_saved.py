@@ -140,6 +140,16 @@ def test_a_token_this_server_did_not_sign_is_never_an_owner(store) -> None:
     assert handlers_for(store, public=False).token(token) is None  # not public: nobody's
 
 
+def test_a_title_cannot_add_markup_or_a_link_to_the_list(store) -> None:
+    ui = handlers_for(store, public=False)
+    chat = two_turns()
+    for pane in chat.panes:
+        pane.turns[0].text = "<img src=x onerror=alert(1)> [click](javascript:x) **big**"
+    link, history, _ = ui.save(chat, None, BASE, {}, None)
+    assert "<img" not in history and "](javascript" not in history and "**big" not in history
+    assert f"](?comparison={comparison_id(link)})" in history  # the one real link
+
+
 def test_unknown_and_malformed_ids_say_why(store) -> None:
     ui = handlers_for(store, public=True)
     unknown = ui.open_link(link_request({"comparison": "A" * 22}))
@@ -203,3 +213,4 @@ def test_html_download_follows_the_comparison(store) -> None:
     update = ui.html_download(two_turns(), None)
     page = Path(update["value"]).read_text(encoding="utf-8")
     assert update["visible"] and "and its food?" in page and "Turn 2" in page
+    assert update["label"] == "Download HTML (2 turns)"

@@ -164,11 +164,15 @@ class SavedHandlers:
                 gr.update(value=str(write_html(document)), visible=True)]
 
     def html_download(self, conversation: Any, record: Any) -> dict[str, Any]:
-        """The HTML download of the Compare tab's comparison (hidden while there is none)."""
+        """The HTML download of the Compare tab's comparison (hidden while there is none),
+        its label saying how many turns it holds (so a new turn shows it was renewed)."""
         document = current_document(conversation, record)
         if document is None:
             return gr.update(visible=False)
-        return gr.update(value=str(write_html(doc.for_saving(document, []))), visible=True)
+        turns = doc.turn_count(document)
+        label = "Download HTML" + (f" ({turns} turns)" if turns > 1 else "")
+        return gr.update(value=str(write_html(doc.for_saving(document, []))), label=label,
+                         visible=True)
 
     def continue_from(self, document: dict[str, Any] | None) -> list[Any]:
         """Copy the opened comparison into a new one in the Compare tab (the saved one

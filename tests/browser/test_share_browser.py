@@ -176,6 +176,12 @@ def continue_and_follow_up(visitor, fake: FakeServer) -> None:
     assert [m[0] for m in pirate[1:]] == ["user", "assistant"] * 2 + ["user"]
     assert pirate[1:4] == history and pirate[-1] == ("user", "thanks!")
     assert sent(fake, "microsoft/phi-3.5-mini-instruct")[-1] == ("user", "thanks!")
+    # The HTML download under the results follows the continued conversation.
+    visitor.locator("#dl-html").get_by_text("(3 turns)").wait_for()
+    with visitor.expect_download() as download:
+        visitor.locator("#dl-html").click()
+    page = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "Turn 3" in page and "thanks!" in page and not secrets_in(page)
 
 
 def open_offline(browser, exported: Path) -> None:
