@@ -207,6 +207,19 @@ def test_nothing_to_save_and_the_public_cap_refuse_with_a_message(store, monkeyp
     ui.save(two_turns(), None, BASE, {}, None)  # another browser's own count
 
 
+def test_a_store_that_cannot_be_used_is_a_message_not_a_crash(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    settings = Settings.load(dotenv_path=None, environ={"PLAYGROUND_DB": str(folder)})
+    ui = SavedHandlers(Sessions(settings, Policy(public=False)))  # the real default store
+    assert ui.show_history(None) == saved_handlers.UNAVAILABLE
+    viewer, message, opened, _ = ui.open_link(link_request({"comparison": "A" * 22}))
+    assert viewer["visible"] and opened is None and "not available" in message
+    assert str(folder) not in message  # the visitor is not told the server's paths
+    with pytest.raises(gr.Error, match="not available"):
+        ui.save(two_turns(), None, BASE, {}, None)
+
+
 def test_html_download_follows_the_comparison(store) -> None:
     ui = handlers_for(store, public=False)
     assert ui.html_download(None, None)["visible"] is False

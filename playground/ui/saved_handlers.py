@@ -13,6 +13,8 @@ CLI share one list. Opening a link needs only its id.
 from __future__ import annotations
 
 import html
+import logging
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from sqlalchemy.exc import SQLAlchemyError
 
 from playground import comparison_doc as doc
 from playground import saved
@@ -34,6 +37,12 @@ from playground.ui.session import Sessions
 from playground.validate import InputError
 
 HISTORY_LIMIT = 50
+# What a store that cannot be used raises (a bad PLAYGROUND_DB, a corrupt or read-only
+# file, a database server gone): the visitor is told it is unavailable, the log says why.
+STORE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, RuntimeError, ValueError)
+UNAVAILABLE = ("Saved comparisons are not available right now: this server's store "
+               "cannot be used (its log says why).")
+log = logging.getLogger(__name__)
 PUBLIC_MAX_SAVES = 100  # per browser (owner token) on a public server: each is up to 5 MB on disk
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "slm-playground-exports"
 
@@ -121,11 +130,15 @@ class SavedHandlers:
                 raise ShareError(f"This browser has saved {PUBLIC_MAX_SAVES} comparisons, "
                                  "the limit on this public server.")
             comparison_id = saved.save(self.store, document, owner, self._secrets(keys))
+            history = self.history_markdown(owner)
         except ShareError as exc:
             raise gr.Error(html.escape(exc.message), title="Not saved",
                            print_exception=False) from None
+        except STORE_ERRORS:
+            log.exception("saving a comparison failed")
+            raise gr.Error(UNAVAILABLE, title="Not saved", print_exception=False) from None
         link = saved.comparison_link(base_url or "/", comparison_id)
-        return [gr.update(value=link, visible=True), self.history_markdown(owner),
+        return [gr.update(value=link, visible=True), history,
                 token if token is not None else gr.skip()]
 
     def history_markdown(self, owner: str | None) -> str:
@@ -141,10 +154,12 @@ class SavedHandlers:
 
     def show_history(self, kept_token: str | None) -> str:
         """The history list when the page loads (this browser's, on a public server)."""
-        if not self.sessions.policy.public:
-            return self.history_markdown(None)
-        valid = self.owner_keys.valid(kept_token)
-        return self.history_markdown(self._owner(kept_token) if valid else None)
+        public, valid = self.sessions.policy.public, self.owner_keys.valid(kept_token)
+        try:
+            return self.history_markdown(self._owner(kept_token) if public and valid else None)
+        except STORE_ERRORS:
+            log.exception("listing saved comparisons failed")
+            return UNAVAILABLE
 
     def open_link(self, request: gr.Request = None) -> list[Any]:
         """Page load: the comparison ``?comparison=ID`` names, read-only. Outputs: the
@@ -155,8 +170,11 @@ class SavedHandlers:
             return [gr.update(visible=False), "", None, gr.update(visible=False)]
         try:
             _, document = saved.load(self.store, query[saved.QUERY_NAME])
-        except ShareError as exc:
-            message = f'<p class="saved-error">{html.escape(exc.message)}</p>'
+        except (ShareError, *STORE_ERRORS) as exc:
+            if not isinstance(exc, ShareError):
+                log.exception("opening a saved comparison failed")
+            text = exc.message if isinstance(exc, ShareError) else UNAVAILABLE
+            message = f'<p class="saved-error">{html.escape(text)}</p>'
             return [gr.update(visible=True), message, None, gr.update(visible=False)]
         note = ('<p class="small">A saved comparison, read-only. "Continue from here" copies '
                 "it into a new comparison below.</p>")
