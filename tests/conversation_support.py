@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from playground.conversation import Conversation
 from playground.ui.conversation_view import ConversationHandlers
 from playground.ui.handlers import COMPARE_OUTPUTS, RunHandlers
 from playground.ui.turn_inputs import ALL_PANES
@@ -56,7 +57,7 @@ def start(runs: RunHandlers, inputs: list[Any]) -> Any:
     """A first turn through Compare; returns the conversation it starts."""
     frames, _ = run_compare(runs, inputs)
     conversation = frames[-1]["conversation"]
-    assert conversation is not None and conversation is not SKIP
+    assert isinstance(conversation, Conversation)
     return conversation
 
 

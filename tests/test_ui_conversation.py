@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 import gradio as gr
+import pandas as pd
 import pytest
 
 from playground.ui.conversation_view import ConversationHandlers, sync_view
@@ -65,7 +67,8 @@ def test_three_turns_each_pane_with_its_own_history(settings, server, answers, t
         (VISION, 1), (AZURE_VISION, 1), (VISION, 2), (AZURE_VISION, 2), (VISION, 3),
         (AZURE_VISION, 3)]
     assert list(table["status"]) == ["ok"] * 6
-    assert page["conversation"].panes[1].turns[2].answer == "azure-3 answer."
+    assert conversation.panes[1].turns[2].answer == "azure-3 answer."  # recorded in place
+    assert "conversation" not in page  # not sent back: Compare may have replaced it
 
 
 def test_an_unsynced_pane_gets_its_own_system_prompt_and_its_own_follow_up(
@@ -107,6 +110,13 @@ def test_retry_replaces_the_last_answer_in_the_history(settings, server, answers
     turn_frames(runs, turns, conversation, "Third?")
     assert ("assistant", "nim-9 answer.") in texts(bodies(server, NIM_PATH)[-1]["messages"])
     assert ("assistant", "azure-2 answer.") in texts(bodies(server, AZURE_PATH)[-1]["messages"])
+    answers(7)
+    sent = len(server.chat_requests())
+    turn_frames(runs, turns, conversation, None)  # Retry all
+    assert len(server.chat_requests()) == sent + 2
+    assert [p.turns[-1].answer for p in conversation.panes] == ["nim-7 answer.",
+                                                                "azure-7 answer."]
+    assert [len(p.turns) for p in conversation.panes] == [3, 3]
 
 
 def test_a_text_only_target_refuses_a_follow_up_with_images(settings, server, answers,
@@ -242,3 +252,21 @@ def test_a_closed_page_stops_a_follow_up(settings, server, behaviours) -> None:
     behaviours.set("microsoft/phi-3.5-vision-instruct", pieces=["ok"], interval_s=0.01)
     turn_frames(runs, turns, conversation, "Again?")  # the conversation is free again
     assert conversation.panes[0].turns[-1].answer == "ok"
+
+
+def test_follow_up_updates_are_throttled_as_compare_is(settings, behaviours) -> None:
+    runs = handlers(settings)
+    turns = ConversationHandlers(runs)
+    conversation = start(runs, form([VISION, AZURE_VISION], "Hi"))
+    behaviours.default.pieces = [f"t{i} " for i in range(400)]  # ~400 frames unthrottled
+    behaviours.default.interval_s = 0.002
+    behaviours.by_model.clear()
+    started = time.perf_counter()
+    frames = turn_frames(runs, turns, conversation, "Count.")
+    seconds = time.perf_counter() - started
+    assert len(frames) <= seconds / 0.05 + 4
+    tables = [f for f in frames if isinstance(f["table"], pd.DataFrame)]
+    assert len(tables) < len(frames)  # the table less often than the panes
+    assert [r.completion_tokens for r in frames[-1]["record"].results] == [400, 400]
+    chats = [f for f in frames if f["chats"][0] != SKIP]
+    assert len(chats) == 1  # the chat view is sent once per turn, not with every token

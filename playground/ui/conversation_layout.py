@@ -50,7 +50,9 @@ class FollowRow:
 def chat_view(i: int) -> Any:
     """Pane ``i``'s earlier turns (hidden until a second turn); the answer being
     streamed stays in the pane's answer box below it."""
-    return gr.Chatbot([], visible=False, show_label=False, height=300, elem_id=f"chat-{i}",
+    # As tall as its turns, up to 360 px (then it scrolls, newest turn in view).
+    return gr.Chatbot([], visible=False, show_label=False, height="auto", max_height=360,
+                      elem_id=f"chat-{i}",
                       elem_classes="pane-chat", feedback_options=None, buttons=["copy"])
 
 

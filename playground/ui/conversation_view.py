@@ -81,8 +81,9 @@ class ConversationHandlers:
         """One turn; each list ends with a marker (not an output): None until sent."""
         session, retry = session_key(request), message is None
         try:
+            if conversation is None:
+                raise InputError(["No conversation yet: run a comparison first."])
             indexes = panes_of(conversation, pane)
-            assert conversation is not None
             if conversation in self._busy:
                 raise InputError(["This conversation is still answering: wait for it "
                                   "or press Stop."])
@@ -161,7 +162,9 @@ class ConversationHandlers:
                 _record(conversation, pairs, comparison.results, new)
                 view.record = RunRecord(pairs[0][1], comparison.results, comparison.wall_ms,
                                         timeout)
-                view.conversation = conversation
+                # The turn is recorded in place (Gradio hands a handler the session's
+                # own State object) and the State is not sent back: a Compare started
+                # meanwhile (a new conversation) must not be overwritten by this one.
             return view.outputs()
 
         first = _first_view(conversation, live, new, rows())
