@@ -2,7 +2,7 @@
 
 Every command is wired here, in :data:`COMMANDS`, as an argparse sub-parser whose
 arguments and handler live in a module of this package (``compare``, ``providers``,
-``models``, ``scenarios`` for run/scenarios/history). Only the module of the command
+``models``, ``scenarios`` for run/scenarios, ``history``). Only the module of the command
 being run is imported (``--help`` imports none: it starts in a fraction of a second),
 and no command module imports this one, so there is no import cycle.
 """
@@ -39,8 +39,8 @@ COMMANDS = (  # in `--help` order
             "playground.cli.scenarios", "run"),
     Command("scenarios", "list the scenario packs and which groups have a route that can run",
             "playground.cli.scenarios", "scenarios"),
-    Command("history", "list past scenario runs; show or export one (CSV, JSON, Markdown)",
-            "playground.cli.scenarios", "history"),
+    Command("history", "list past scenario runs and saved comparisons; show or export one",
+            "playground.cli.history", "history"),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -32,14 +33,16 @@ def find_scenario(name: str) -> Path:
     return SCENARIOS_DIR / f"{name}.yaml"
 
 
-def out_problems(out: str | None, flag: str = "--out") -> list[str]:
-    """Why ``out`` cannot be written (checked before a run, so a long run is never
-    lost to a typo in the path); [] when it can, or when no path is given."""
+def out_problems(out: str | None, flag: str = "--out",
+                 formats: Sequence[str] = REPORT_FORMATS) -> list[str]:
+    """Why ``out`` cannot be written as one of ``formats`` (checked before a run, so a
+    long run is never lost to a typo in the path); [] when it can, or when no path is
+    given."""
     if not out:
         return []
     path = Path(out)
-    if path.suffix not in REPORT_FORMATS:
-        return [f"{flag} {out}: choose a file ending in {', '.join(REPORT_FORMATS)}"]
+    if path.suffix not in formats:
+        return [f"{flag} {out}: choose a file ending in {', '.join(formats)}"]
     folder = path.parent
     try:
         if path.is_dir():

@@ -13,12 +13,14 @@ import sys
 from collections.abc import Sequence
 
 from playground import context_fit
-from playground.cli.checks import number_argument
+from playground.cli import saved
+from playground.cli.checks import DATABASE_ERRORS, database_message, number_argument
 from playground.cli.tables import frame_text
 from playground.conversation_file import load_conversation
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison, ProviderPool
 from playground.metrics import TargetResult
 from playground.results import comparison_document, to_dataframe
+from playground.store import default_db, location
 from playground.validate import MAX_TOKENS, SEED_MAX, InputError, number_problems, plan, whole
 from providers.base import ChatRequest
 from providers.errors import ProviderError
@@ -49,6 +51,7 @@ def compare_arguments(p: argparse.ArgumentParser) -> None:
                    help="give up on a target that sends nothing for S seconds "
                         f"(default {DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    saved.save_arguments(p)
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -65,18 +68,29 @@ def compare_command(args: argparse.Namespace) -> int:
             fits = asyncio.run(context_fit.check_all([(t, request) for t in targets], settings))
             if problems := context_fit.overflow_problems(fits):
                 raise InputError([*problems, drop_hint(fits)])
+        if args.db and not args.save:
+            raise InputError(["--db is for --save."])
     except InputError as exc:
         print("Nothing was sent:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
         return 2
     except ProviderError as exc:
         print(f"Nothing was sent: {exc.message}", file=sys.stderr)
         return 2
+    try:  # checked before sending: a run is never lost to a database that cannot be used
+        store = saved.open_for_saving(args, settings)
+    except DATABASE_ERRORS as exc:
+        print(f"Nothing was sent: {database_message(location(args.db or default_db()), exc)}",
+              file=sys.stderr)
+        return 2
     comparison = Comparison(request, targets, ProviderPool(settings), timeout_s=args.timeout)
     try:
         asyncio.run(_run(comparison))
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)
-    print(render(comparison.results, comparison.wall_ms, args.format))
+    saved_id = store and saved.save_run(store, request, comparison.results, settings)
+    print(render(comparison.results, comparison.wall_ms, args.format, saved_id))
+    if store and not saved_id:
+        return 2
     return 0 if all(r.status == "ok" for r in comparison.results) else 1
 
 
@@ -125,10 +139,15 @@ async def _run(comparison: Comparison) -> None:
         await comparison.pool.aclose()
 
 
-def render(results: Sequence[TargetResult], wall_ms: float | None, fmt: str) -> str:
-    """The results in ``table``, ``json`` or ``csv`` form."""
+def render(results: Sequence[TargetResult], wall_ms: float | None, fmt: str,
+           saved_id: str | None = None) -> str:
+    """The results in ``table``, ``json`` or ``csv`` form (JSON: with ``comparison_id``
+    when saved)."""
     if fmt == "json":
-        return json.dumps(comparison_document(results, wall_ms), ensure_ascii=False)
+        document = comparison_document(results, wall_ms)
+        if saved_id:
+            document["comparison_id"] = saved_id
+        return json.dumps(document, ensure_ascii=False)
     if fmt == "csv":
         buffer = io.StringIO()
         to_dataframe(results).to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)

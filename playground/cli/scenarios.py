@@ -1,4 +1,5 @@
-"""CLI commands for scenario packs: ``run``, ``scenarios`` and ``history``.
+"""CLI commands for scenario packs: ``run``, ``scenarios`` and the runs half of
+``history`` (its arguments: ``playground.cli.history``).
 
 ``run`` exit status: 0 every row ok, 1 some target failed (or, with ``--fail-on-checks``,
 some check failed), 2 nothing was sent (bad scenario file, bad --target, bad input).
@@ -241,17 +242,6 @@ async def _describe_packs(packs: Sequence[Scenario], settings: Settings) -> str:
     finally:
         await pool.aclose()
     return "\n".join(lines).lstrip("\n")
-
-
-def history_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", nargs="?", choices=("list", "show", "export"), default="list",
-                   help="list runs (default), show RUN_ID as a report, or export RUN_ID --out FILE")
-    p.add_argument("run_id", nargs="?", type=int, help="a run id from the list")
-    p.add_argument("--out", metavar="FILE", help="export to FILE (.csv, .json or .md)")
-    p.add_argument("--limit", type=int, default=30, help="runs to list (default 30)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--db", metavar="PATH_OR_URL", help="history database: a SQLite file or a "
-                   "postgresql:// URL (default $PLAYGROUND_DB or ./playground.db)")
 
 
 def history_command(args: argparse.Namespace) -> int:

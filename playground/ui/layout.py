@@ -26,6 +26,7 @@ from playground.ui import (
     preload_view,
     readiness_view,
     render,
+    saved_view,
     scenarios_tab,
     style,
 )
@@ -33,6 +34,7 @@ from playground.ui.conversation_view import ConversationHandlers
 from playground.ui.fields import NumberField
 from playground.ui.handlers import N_SLOTS, CompareView, RunHandlers
 from playground.ui.page import PageHandlers
+from playground.ui.saved_handlers import SavedHandlers
 from playground.ui.session import Sessions, session_capacity
 from playground.validate import MAX_TIMEOUT_S, MAX_TOKENS, SEED_MAX
 from providers.settings import Settings
@@ -83,6 +85,7 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
         keys = gr.State({})
         base_url = gr.State("/")
         with gr.Tab("Compare", id="compare"):
+            saved_ui = saved_view.build_viewer()  # a saved comparison's link opens it here
             preload_ui = preload_view.build(preloading)  # its progress, while it runs
             keyless_ui = keyless.build(sessions)
             form = _form(sessions)
@@ -95,6 +98,7 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
                                  label="Metrics (engine-measured)",
                                  elem_id="metrics")
             charts, downloads, form["share"] = _results()
+            saved_view.build_save_row(saved_ui)
             extras = panes["extras"]
             view = CompareView(panes["slots"], panes["status"], panes["answers"], table,
                                gr.State(None), charts, downloads,
@@ -109,6 +113,8 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
         with gr.Tab("Settings", id="settings"):
             settings_tab = _settings(page)
         keys_events = _wire(demo, runs, page, Page(form, view, keys, base_url, settings_tab))
+        saved_view.wire(demo, SavedHandlers(sessions), saved_ui, view=view, panes=extras,
+                        form=form, base_url=base_url, keys=keys)
         downloads_done = [local_download, keyless.wire(keyless_ui, form, keys)]
         readiness_view.wire(page, form, keys, keyless_ui, preload_ui,
                             [*downloads_done, *keys_events])
