@@ -218,7 +218,9 @@ def test_run_a_scenario_pack_and_download_its_report(page, app: App, tmp_path) -
     assert page.locator("#scenario-progress").inner_text().startswith("Done: run")
     rows = page.locator("#scenario-table .virtual-row").all()
     checks = [r.locator("[role=gridcell]").all_inner_texts() for r in rows]
-    assert len(checks) == 6  # 2 cases x 2 groups + 2 warm-up runs
+    # 2 groups x (changsha + changsha-food's 2 turns + learning-efficiency) + 2 warm-ups
+    assert len(checks) == 10
+    assert sum(cells[0] == "changsha-food/2" for cells in checks) == 2  # the follow-up, each group
     # The fakes answer in English: the Chinese-language check fails, and says so.
     assert any("✗ language zh" in " ".join(cells) for cells in checks)
     assert page.locator("#scenario-chart svg").count() == 2  # TTFT and total: median + p90
