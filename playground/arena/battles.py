@@ -35,7 +35,6 @@ WINNER = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "both_bad"}
 METRIC_FIELDS = ("status", "error_kind", "error", "ttft_ms", "total_ms", "prompt_tokens",
                  "completion_tokens", "tokens_source", "decode_tokens_per_s", "itl_p50_ms",
                  "itl_p95_ms", "chars_per_s", "finish_reason", "partial")
-MAX_CATEGORY_CHARS = 40
 
 
 def metrics_row(result: TargetResult) -> dict[str, Any]:
