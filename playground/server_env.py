@@ -40,7 +40,8 @@ SERVER_SECTIONS: tuple[tuple[str, tuple[EnvVar, ...]], ...] = (
                "server)"),
         EnvVar("PLAYGROUND_MAX_TARGET_S",
                "longest one target may run in all, in seconds", default="300"),
-        EnvVar("PLAYGROUND_DB", "run history of scenario packs (SQLite)",
+        EnvVar("PLAYGROUND_DB", "the store (scenario runs, saved comparisons, arena votes): a "
+               "SQLite file path or a postgresql://USER:PASSWORD@HOST/DB URL",
                default="./playground.db"),
         EnvVar("PLAYGROUND_SESSION_CAPACITY",
                "browser sessions whose state the server keeps (about 1 MB each, for an hour "

@@ -91,3 +91,26 @@ def fresh_readiness_probes() -> Iterator[None]:
     clear_probe_cache()
     yield
     clear_probe_cache()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[object]:
+    """One temporary PostgreSQL cluster for the whole session (tests/pg_support.py)."""
+    from tests.pg_support import Cluster, missing_postgres, postgres_bin
+
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        missing_postgres()
+    cluster = Cluster(bin_dir).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_db(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A fresh, empty store database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("postgres_cluster").new_database()

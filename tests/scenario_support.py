@@ -16,7 +16,7 @@ from fake_services.services import Behaviour, Behaviours
 from playground.scenarios.files import load_scenario
 from playground.scenarios.model import SCENARIOS_DIR
 from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
-from playground.scenarios.store import Store
+from playground.store import Store
 from providers.settings import Settings
 from tests.conftest import REPO
 

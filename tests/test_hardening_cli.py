@@ -11,7 +11,7 @@ import pytest
 
 from playground.cli import main
 from playground.scenarios.files import ScenarioFileError, load_scenario
-from playground.scenarios.store import Store
+from playground.store import Store
 from tests.scenario_support import write_scenario
 from tests.test_cli import playground
 
@@ -41,9 +41,10 @@ def broken(kind: str, tmp_path: Path, env: dict[str, str]) -> Path:
         path.write_bytes(b"not a database, just bytes " * 400)
     elif kind == "directory":
         path.mkdir()
-    elif kind == "future":
+    elif kind == "future":  # at a schema revision this version does not know
         db = sqlite3.connect(path)
-        db.execute("PRAGMA user_version = 99")
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        db.execute("INSERT INTO alembic_version VALUES ('9999')")
         db.commit()
         db.close()
     elif kind == "truncated":
@@ -89,7 +90,7 @@ def test_run_on_a_read_only_database_sends_nothing(env, server, tmp_path, monkey
 
     def read_only(database, *args, **kwargs):  # as a read-only file or mount opens
         return connect(f"file:{database}?mode=ro", *args, uri=True, **kwargs)
-    monkeypatch.setattr("playground.scenarios.store.sqlite3.connect", read_only)
+    monkeypatch.setattr("sqlite3.dbapi2.connect", read_only)  # what SQLAlchemy calls
     code = main(["run", str(write_scenario(tmp_path)), "--db", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and "Nothing was sent" in err and "readonly database" in err

@@ -254,7 +254,7 @@ def test_closing_the_run_stops_it(tmp_path: Path, fakes, behaviours: Behaviours)
 
 
 def test_a_pack_with_no_runnable_group_is_refused_whole(tmp_path: Path) -> None:
-    from playground.scenarios.store import Store
+    from playground.store import Store
 
     store = Store(tmp_path / "h.db")
     run = ScenarioRun(load_scenario(write_scenario(tmp_path)), Settings({}), store=store)

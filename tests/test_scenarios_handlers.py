@@ -11,7 +11,7 @@ import pytest
 
 from fake_services.services import Behaviours
 from playground.scenarios.reports import summarize
-from playground.scenarios.store import Store
+from playground.store import Store
 from playground.ui import scenarios_handlers as handlers
 from playground.validate import InputError
 from providers.settings import Settings

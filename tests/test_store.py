@@ -1,5 +1,5 @@
-"""The run history: migrations, round trips, redaction, one transaction per round, and a
-process killed mid-run."""
+"""The store's scenario runs on SQLite and PostgreSQL: migrations, round trips,
+redaction, one transaction per round, and a process killed mid-run."""
 
 from __future__ import annotations
 
@@ -13,66 +13,34 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from fake_services.services import KEYS, Behaviours
 from playground.cli import main
 from playground.metrics import TargetResult
-from playground.scenarios import store as store_module
 from playground.scenarios.runner import RunRow
-from playground.scenarios.store import MIGRATIONS, Store, default_path
+from playground.store import Store, default_db
 from providers.settings import Settings
 from tests.conftest import REPO
 from tests.scenario_support import answering, run_scenario, write_scenario
 
 
-def test_a_new_database_gets_every_migration(tmp_path: Path) -> None:
-    path = tmp_path / "history.db"
-    Store(path).close()
-    db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 1
-    assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
-        "runs", "rows"}
-
-
-def test_a_later_migration_runs_once_and_keeps_the_data(tmp_path: Path, fakes,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "history.db"
-    with_history = Store(path)
-    run_scenario(write_scenario(tmp_path), Settings(fakes), store=with_history)
-    with_history.close()
-    calls = []
-
-    def m002_add_note(db: sqlite3.Connection) -> None:
-        calls.append(1)
-        db.execute("ALTER TABLE runs ADD COLUMN note TEXT")
-
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, m002_add_note])
-    for _ in range(2):
-        reopened = Store(path)
-        assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert len(reopened.load_run(1).rows) == 2
-        reopened.close()
-    assert calls == [1]
-
-
-def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "history.db"
-    sqlite3.connect(path).execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    with pytest.raises(RuntimeError, match="written by a newer version"):
-        Store(path)
-
-
-def test_the_path_comes_from_playground_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert default_path() == Path("playground.db")
+def test_the_database_comes_from_playground_db(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    assert default_db() == "playground.db"
     monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "elsewhere.db"))
-    assert default_path() == tmp_path / "elsewhere.db"
+    assert default_db() == str(tmp_path / "elsewhere.db")
+    monkeypatch.setenv("PLAYGROUND_DB", "postgresql://u:p@127.0.0.1/db")
+    assert default_db() == "postgresql://u:p@127.0.0.1/db"
 
 
-def test_a_run_reads_back_as_it_ran(tmp_path: Path, fakes, behaviours: Behaviours) -> None:
+def test_a_run_reads_back_as_it_ran(store_db: str, tmp_path: Path, fakes,
+                                    behaviours: Behaviours) -> None:
     answering(behaviours, answers={"": "长沙是湖南的省会。"})
     path = write_scenario(tmp_path, repeats=2, warmup=1, checks=[{"language": "zh"}],
                           cases=[{"id": "one", "prompt": "你知道长沙吗？"}])
-    history = Store(tmp_path / "h.db")
+    history = Store(store_db)
     run = run_scenario(path, Settings(fakes), store=history)
     stored = history.load_run(run.run_id)
     assert (stored.scenario_id, stored.status) == ("test-pack", "done")
@@ -83,7 +51,8 @@ def test_a_run_reads_back_as_it_ran(tmp_path: Path, fakes, behaviours: Behaviour
             live.case, live.group, live.repeat, live.warmup, live.mode)
         assert back.checks == live.checks
         for name in ("target", "status", "text", "ttft_ms", "total_ms", "completion_tokens",
-                     "tokens_source", "decode_tokens_per_s", "resolved_model", "notices"):
+                     "tokens_source", "decode_tokens_per_s", "resolved_model", "notices",
+                     "partial"):
             assert getattr(back.result, name) == getattr(live.result, name), name
     assert [g["route"] for g in stored.meta["groups"]] == [
         "nim:microsoft/phi-3.5-mini-instruct", "azure:Phi-3.5-mini-instruct"]
@@ -91,33 +60,56 @@ def test_a_run_reads_back_as_it_ran(tmp_path: Path, fakes, behaviours: Behaviour
     assert stored.meta["environment"]["libraries"]["openai"]
     listed = history.runs()
     assert listed[0]["id"] == run.run_id and listed[0]["rows"] == 6 and listed[0]["failed"] == 0
+    history.close()
 
 
-def test_no_secret_reaches_the_history(tmp_path: Path, fakes, behaviours: Behaviours) -> None:
+def test_runs_list_newest_first_with_failures_counted(store_db: str) -> None:
+    with Store(store_db) as history:
+        first = history.begin_run({"scenario": {"id": "x", "title": "X"}})
+        second = history.begin_run({"scenario": {"id": "y", "title": "Y"}})
+        ok = TargetResult("nim:m", "nim", "m", status="ok")
+        bad = TargetResult("nim:m", "nim", "m", status="error")
+        history.add_rows(second, [RunRow("c", "A", 1, False, "concurrent", ok),
+                                  RunRow("c", "B", 1, False, "concurrent", bad)])
+        history.finish_run(second, "done", 12.5)
+        listed = history.runs()
+        assert [(r["id"], r["rows"], r["failed"], r["status"]) for r in listed] == [
+            (second, 2, 1, "done"), (first, 0, 0, "running")]
+        assert history.runs(1)[0]["id"] == second
+        with pytest.raises(KeyError):
+            history.load_run(second + 1)
+
+
+def test_no_secret_reaches_the_history(store_db: str, tmp_path: Path, fakes,
+                                       behaviours: Behaviours) -> None:
     # A service that echoes a key back (in an answer) must not get it stored.
     answering(behaviours, answers={"": f"your key is {KEYS['NVIDIA_API_KEY']} ok"})
-    path = tmp_path / "h.db"
     settings = Settings.load(dotenv_path=None, environ=fakes)
-    history = Store(path, settings.secret_values())
+    history = Store(store_db, settings.secret_values())
     run = run_scenario(write_scenario(tmp_path), settings, store=history)
-    history.close()
     assert run.rows[0].result.text == "your key is *** ok"  # the engine scrubs answers
-    raw = path.read_bytes()
-    for key in KEYS.values():
-        assert key.encode() not in raw
-    assert Store(path).load_run(1).rows[0].result.text == "your key is *** ok"
+    with history.engine.connect() as db:
+        stored = [str(v) for table in ("runs", "rows")
+                  for row in db.execute(text(f"SELECT * FROM {table}")) for v in row]
+    history.close()
+    assert stored and not any(key in value for key in KEYS.values() for value in stored)
+    if "://" not in store_db:  # and not in the file's free pages either
+        raw = Path(store_db).read_bytes()
+        assert not any(key.encode() in raw for key in KEYS.values())
+    assert Store(store_db).load_run(1).rows[0].result.text == "your key is *** ok"
 
 
-def test_each_round_is_one_transaction(tmp_path: Path) -> None:
-    history = Store(tmp_path / "h.db")
+def test_each_round_is_one_transaction(store_db: str) -> None:
+    history = Store(store_db)
     run_id = history.begin_run({"scenario": {"id": "x", "title": "X"}})
     good = RunRow("one", "A", 1, False, "concurrent", TargetResult("nim:m", "nim", "m"))
     broken = RunRow(None, "B", 1, False, "concurrent", TargetResult("nim:m", "nim", "m"))  # type: ignore[arg-type]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         history.add_rows(run_id, [good, broken])
     assert history.load_run(run_id).rows == []
     history.add_rows(run_id, [good])
     assert len(history.load_run(run_id).rows) == 1
+    history.close()
 
 
 def _rows_in(path: Path) -> int:
@@ -175,6 +167,22 @@ def test_playground_db_in_dotenv_is_honoured_by_history(tmp_path: Path) -> None:
 def test_the_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("PLAYGROUND_DB=from-dotenv.db\n")
-    assert default_path() == Path("from-dotenv.db")
+    assert default_db() == "from-dotenv.db"
     monkeypatch.setenv("PLAYGROUND_DB", str(tmp_path / "from-env.db"))
-    assert default_path() == tmp_path / "from-env.db"
+    assert default_db() == str(tmp_path / "from-env.db")
+
+
+def test_the_cli_runs_and_lists_on_postgresql(postgres_cluster, env_fakes, tmp_path,
+                                              capsys) -> None:
+    url = postgres_cluster.new_database()
+    assert main(["run", str(write_scenario(tmp_path)), "--db", url]) == 0
+    assert "Saved as run 1 in postgresql://postgres@127.0.0.1" in capsys.readouterr().err
+    assert main(["history", "--db", url, "--format", "json"]) == 0
+    assert [r["rows"] for r in json.loads(capsys.readouterr().out)] == [2]
+
+
+@pytest.fixture
+def env_fakes(fakes: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name, value in fakes.items():
+        monkeypatch.setenv(name, value)
+    return fakes

@@ -7,14 +7,18 @@ import os
 import sqlite3
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from playground.scenarios.model import SCENARIOS_DIR
 from playground.scenarios.reports import REPORT_FORMATS
 from playground.validate import number_problems
 
-# What a history database that cannot be used raises: sqlite3 for a corrupt, truncated
-# or unopenable file (a folder), RuntimeError for a newer schema (Store), ValueError and
-# IndexError for rows whose JSON or columns are not what this version wrote.
-DATABASE_ERRORS = (sqlite3.Error, OSError, RuntimeError, ValueError, IndexError)
+# What a history database that cannot be used raises: SQLAlchemy's errors for a corrupt,
+# truncated or unopenable file (a folder) or an unreachable server, RuntimeError for a newer
+# schema (Store), ValueError and IndexError for rows whose JSON or columns are not what this
+# version wrote, or a PLAYGROUND_DB that is neither a path nor a postgresql:// URL.
+DATABASE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, RuntimeError, ValueError,
+                   IndexError)
 
 
 def find_scenario(name: str) -> Path:
@@ -58,7 +62,10 @@ def run_count_problems(repeat: int | None, warmup: int | None) -> list[str]:
 
 def database_message(path: object, exc: BaseException) -> str:
     """One line saying why the history database cannot be used (starts lower-case)."""
-    reason = str(exc).rstrip(".") or type(exc).__name__
+    # A driver's own words, without SQLAlchemy's statement and link (never a password: the
+    # drivers do not put one in their messages, and ``path`` is shown without it).
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    reason = str(cause).strip().rstrip(".") or type(cause).__name__
     return f"the history database {path} cannot be used: {reason}."
 
 

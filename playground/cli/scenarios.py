@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 from collections.abc import Sequence
 from contextlib import aclosing
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from playground.cli.checks import (
@@ -33,7 +33,7 @@ from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from playground.scenarios.reports import export, markdown, rows_frame, run_document, summarize
 from playground.scenarios.routing import resolve_routes
 from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
-from playground.scenarios.store import Store, default_path
+from playground.store import Store, default_db, location
 from playground.validate import InputError
 from providers.settings import Settings
 
@@ -87,8 +87,8 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
                    help="run local targets (ollama, onnx, transformers) concurrently too")
     p.add_argument("--out", metavar="FILE", help="also write the run to FILE (.csv, .json or .md)")
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--db", metavar="PATH", help="history database (default $PLAYGROUND_DB "
-                   "or ./playground.db)")
+    p.add_argument("--db", metavar="PATH_OR_URL", help="history database: a SQLite file or a "
+                   "postgresql:// URL (default $PLAYGROUND_DB or ./playground.db)")
     p.add_argument("--fail-on-checks", action="store_true",
                    help="exit 1 when a check fails, not only when a target fails")
 
@@ -113,15 +113,15 @@ def run_command(args: argparse.Namespace) -> int:
         run.store = store = Store(args.db, settings.secret_values())
         store.check_writable()
     except DATABASE_ERRORS as exc:
-        print(f"Nothing was sent: {database_message(args.db or default_path(), exc)}",
+        print(f"Nothing was sent: {database_message(location(args.db or default_db()), exc)}",
               file=sys.stderr)
         return 2
     try:
         asyncio.run(_drive(run, ProgressBar(run.total)))
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)
-    except sqlite3.Error as exc:  # the file changed under the run (disk full, made read-only)
-        print(f"The run stopped: {database_message(store.path, exc)}", file=sys.stderr)
+    except SQLAlchemyError as exc:  # the database changed under the run (disk full, read-only)
+        print(f"The run stopped: {database_message(store.location, exc)}", file=sys.stderr)
         return 2
     finally:
         store.close()
@@ -134,11 +134,11 @@ def run_command(args: argparse.Namespace) -> int:
                    wall_ms=run.wall_ms)
         except OSError as exc:  # checked before the run; the disk can still fill up
             print(f"--out {args.out} could not be written ({exc.strerror}); the run is "
-                  f"saved as run {run.run_id} in {store.path}.", file=sys.stderr)
+                  f"saved as run {run.run_id} in {store.location}.", file=sys.stderr)
             return 2
     print(json.dumps(document, ensure_ascii=False) if args.format == "json"
           else render_run(run.rows, [c.public() for c in run.routes]))
-    print(f"Saved as run {run.run_id} in {store.path}"
+    print(f"Saved as run {run.run_id} in {store.location}"
           + (f" and {args.out}" if args.out else "") + ".", file=sys.stderr)
     failed = run.status != "done" or any(r.result.status != "ok" for r in run.rows)
     checks_failed = any(not c.passed for r in run.rows if not r.warmup for c in r.checks)
@@ -242,8 +242,8 @@ def history_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="export to FILE (.csv, .json or .md)")
     p.add_argument("--limit", type=int, default=30, help="runs to list (default 30)")
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--db", metavar="PATH", help="history database (default $PLAYGROUND_DB "
-                   "or ./playground.db)")
+    p.add_argument("--db", metavar="PATH_OR_URL", help="history database: a SQLite file or a "
+                   "postgresql:// URL (default $PLAYGROUND_DB or ./playground.db)")
 
 
 def history_command(args: argparse.Namespace) -> int:
@@ -253,7 +253,7 @@ def history_command(args: argparse.Namespace) -> int:
     try:
         return _history(args)
     except DATABASE_ERRORS as exc:
-        message = database_message(args.db or default_path(), exc)
+        message = database_message(location(args.db or default_db()), exc)
         print(message[0].upper() + message[1:], file=sys.stderr)
         return 2
 
@@ -273,7 +273,7 @@ def _history(args: argparse.Namespace) -> int:
         try:
             run = store.load_run(args.run_id)
         except KeyError:
-            print(f"There is no run {args.run_id} in {store.path}.", file=sys.stderr)
+            print(f"There is no run {args.run_id} in {store.location}.", file=sys.stderr)
             return 2
         if args.action == "show":
             print(markdown(run.meta, run.rows, run_id=run.id, status=run.status))

@@ -36,7 +36,7 @@ from providers.images import load_image
 from providers.settings import Settings
 
 if TYPE_CHECKING:
-    from playground.scenarios.store import Store
+    from playground.store import Store
 
 CONCURRENT, SEQUENTIAL, NOT_SENT = "concurrent", "sequential", "not sent"
 TERMINAL = ("ok", "error", "stopped")

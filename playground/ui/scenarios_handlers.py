@@ -26,7 +26,7 @@ from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from playground.scenarios.reports import export, rows_frame, summarize
 from playground.scenarios.routing import resolve_routes
 from playground.scenarios.runner import RunOptions, ScenarioRun
-from playground.scenarios.store import Store
+from playground.store import Store
 from playground.validate import InputError
 from providers.settings import Settings
 
