@@ -60,3 +60,51 @@ def battle_frames(handlers: ArenaHandlers, prompt: str = "Hello?", *, session: s
 
 def vote(handlers: ArenaHandlers, battle: Any, choice: str, session: str = "s1") -> list[Any]:
     return asyncio.run(handlers.vote(choice, battle, request(session)))
+
+
+class Replica:
+    """``python app.py`` in its own process on a free loopback port, with ``env`` (the
+    fakes, the shared ``PLAYGROUND_DB``); a context manager that stops it."""
+
+    def __init__(self, env: dict[str, str], workdir: Any) -> None:
+        import os
+        import sys
+
+        from tests.conftest import REPO
+        from tests.ui_support import free_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
+        self.env = {**base, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+                    "GRADIO_SERVER_PORT": str(self.port), **env}
+        self.command = [sys.executable, os.path.join(REPO, "app.py")]
+        self.workdir = workdir
+        self.log = workdir / f"replica-{self.port}.log"
+
+    def __enter__(self) -> Replica:
+        import subprocess
+        import time
+
+        import httpx
+        self.process = subprocess.Popen(self.command, env=self.env, cwd=self.workdir,
+                                        stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120  # importing Gradio on a loaded 2-core machine
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"replica exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "config", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise AssertionError(f"replica did not start: {self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except Exception:
+            self.process.kill()
+            self.process.wait()

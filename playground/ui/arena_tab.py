@@ -118,12 +118,15 @@ def _wire(h: ArenaHandlers, ui: dict[str, Any], concurrency: int) -> None:
     vote_out = [*ui["status"], *ui["votes"], ui["reveal"], ui["reveal_table"], ui["battle"]]
     board_in = [ui["class"], ui["filter"], ui["period"], ui["shown"]]
     board_out = [ui["note"], ui["chart"], ui["board"], ui["rates"], ui["csv"], ui["shown"]]
-    for k, button in enumerate(ui["votes"]):
-        # The button's own label is the choice; one of them is the API's endpoint.
-        voted = button.click(h.vote, [button, ui["battle"]], vote_out,
-                             api_name="arena_vote" if k == 0 else None,
-                             api_visibility="public" if k == 0 else "private",
-                             concurrency_limit=None, show_progress="hidden")
+    # Each button passes its own label; the API's endpoint takes the choice as text
+    # (a, b, tie, both_bad or a label) through a hidden field and button.
+    api_choice = gr.Textbox(visible=False, elem_id="arena-choice")
+    api_button = gr.Button(visible=False, elem_id="arena-api-vote")
+    senders = [(button, button, None) for button in ui["votes"]]
+    for trigger, choice, api_name in [*senders, (api_button, api_choice, "arena_vote")]:
+        voted = trigger.click(h.vote, [choice, ui["battle"]], vote_out, api_name=api_name,
+                              api_visibility="public" if api_name else "private",
+                              concurrency_limit=None, show_progress="hidden")
         voted.success(h.leaderboard, board_in, board_out, api_visibility="private",
                       concurrency_limit=None, show_progress="hidden")
     ui["listed"].input(lambda i: _listed(ui["prompts"], i), ui["listed"],
