@@ -76,7 +76,7 @@ class Replica:
         self.url = f"http://127.0.0.1:{self.port}/"
         base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
         self.env = {**base, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-                    "GRADIO_SERVER_PORT": str(self.port), **env}
+                    **env, "GRADIO_SERVER_PORT": str(self.port)}
         self.command = [sys.executable, os.path.join(REPO, "app.py")]
         self.workdir = workdir
         self.log = workdir / f"replica-{self.port}.log"

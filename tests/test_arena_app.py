@@ -87,6 +87,21 @@ def test_no_name_reaches_any_channel_before_the_vote(replicas) -> None:
     assert "arena-owl-7b" in voted and "arena-lynx-3b" in voted and "Tie" in voted
 
 
+def test_a_vote_survives_kill_9_of_its_replica(replicas, tmp_path) -> None:
+    import os
+    import signal
+    one, _, db = replicas
+    with Replica(one.env, tmp_path) as doomed:
+        session = uuid.uuid4().hex[:12]
+        raw_call(doomed.url, "arena_battle", ["kill9", "", "Hello?", None], session)
+        raw_call(doomed.url, "arena_vote", ["b", None], session)  # its reveal arrived
+        os.kill(doomed.process.pid, signal.SIGKILL)
+        doomed.process.wait(timeout=30)
+    with Store(db) as store:
+        stored = store.battles("kill9")
+    assert [s.vote.choice for s in stored] == ["b"]
+
+
 def battle_and_vote(client: Client, code: str, label: str) -> None:
     client.submit(code, "", "Hello?", api_name="/arena_battle").result(timeout=120)
     client.submit(label, api_name="/arena_vote").result(timeout=60)

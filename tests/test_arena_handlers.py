@@ -165,3 +165,46 @@ def test_bad_input_sends_nothing(env, tmp_path, server) -> None:
         with pytest.raises(gr.Error, match=message):
             battle_frames(handlers, prompt, class_text=class_text, category=category)
     assert server.chat_requests() == []
+
+
+def test_the_teachers_pool(server, fakes, behaviours, tmp_path) -> None:
+    env = arena_env(server, fakes, behaviours, pool="")
+    handlers = arena_handlers(env, str(tmp_path / "a.db"))
+    with pytest.raises(gr.Error, match="No arena pool"):
+        battle_frames(handlers, class_text="bio")
+    note = handlers.set_pool("bio", [OWL, LYNX])
+    assert "2 targets" in note and OWL not in note  # said without names
+    battle = battle_frames(handlers, class_text="bio")[-1][-1]
+    assert {str(t) for t in battle.targets} == {OWL, LYNX}
+    with pytest.raises(gr.Error, match="No arena pool"):  # another class has none
+        battle_frames(handlers, class_text="chem")
+    public = arena_handlers(env, str(tmp_path / "b.db"), Policy(public=True))
+    with pytest.raises(gr.Error, match="public server"):
+        public.set_pool("bio", [OWL, LYNX])
+
+
+def test_a_public_refusal_names_no_target(server, fakes, behaviours, tmp_path) -> None:
+    env = arena_env(server, fakes, behaviours, pool=f"{OWL},ollama:arena-missing")
+    private = arena_handlers(env, str(tmp_path / "a.db"))
+    with pytest.raises(gr.Error, match="ollama:arena-missing"):
+        battle_frames(private)
+    public = arena_handlers(env, str(tmp_path / "b.db"), Policy(public=True))
+    with pytest.raises(gr.Error) as refused:
+        battle_frames(public)
+    assert "Tell the teacher" in str(refused.value)
+    assert all(w not in str(refused.value) for w in SECRET_WORDS + ["arena-missing"])
+
+
+def test_the_arena_is_wired_for_a_classroom(settings) -> None:
+    from playground.ui import layout
+    demo = layout.build_demo(settings)
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    battle, vote, board = fns["arena_battle"], fns["arena_vote"], fns["arena_leaderboard"]
+    # Battles share Compare's limit (24 by default); votes and polls are never queued
+    # behind one another (each is one short store call).
+    assert battle.concurrency_limit == 24 and battle.concurrency_id == "compare"
+    assert vote.concurrency_limit is None and board.concurrency_limit is None
+    assert board.trigger_mode == "always_last"
+    ids = {b.elem_id for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    assert {"arena-go", "arena-vote-a", "arena-vote-both_bad", "arena-board",
+            "arena-chart", "arena-csv", "arena-class"} <= ids

@@ -93,3 +93,25 @@ def test_answers_that_name_a_model_or_maker_are_flagged() -> None:
     assert names_a_model(["Built by OpenAI."], []) == "openai"  # a maker, any battle
     # Whole words only: physics, graphite, metadata name nobody.
     assert names_a_model(["Physics and graphite; metadata.", "长沙在湖南。"], pair) is None
+
+
+def test_the_teachers_prompt_list_and_categories(tmp_path) -> None:
+    from playground.arena.prompts import LESSON, arena_prompts, clean_category
+    from playground.ui.arena_tab import _listed
+
+    assert arena_prompts(Settings({})) == list(LESSON)
+    listed = tmp_path / "prompts.txt"
+    listed.write_text("# the teacher's list\nMaths | What is 7 x 8?\n\nchinese|你好？\n",
+                      encoding="utf-8")
+    prompts = arena_prompts(Settings({"PLAYGROUND_ARENA_PROMPTS": str(listed)}))
+    assert [(p.category, p.text) for p in prompts] == [("maths", "What is 7 x 8?"),
+                                                       ("chinese", "你好？")]
+    assert _listed(prompts, 1) == ("你好？", "chinese")
+    assert all(v == {"__type__": "update"} for v in _listed(prompts, 99))
+    listed.write_text("no bar here\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1"):
+        arena_prompts(Settings({"PLAYGROUND_ARENA_PROMPTS": str(listed)}))
+    assert clean_category("  Coding ") == "coding" and clean_category("") is None
+    for bad in ("x" * 41, "a<b>"):
+        with pytest.raises(InputError):
+            clean_category(bad)

@@ -81,7 +81,15 @@ class ArenaHandlers:
         """Settings and a fresh pair among the class pool's ready targets (InputError)."""
         settings = self.sessions.settings_for(keys)
         pool = self.pools.get(code) or configured_pool(settings)
-        return self.drawer.draw(ready_targets(pool, settings)), settings
+        try:
+            ready = ready_targets(pool, settings)
+        except InputError:
+            if not self.sessions.policy.public:
+                raise  # the teacher setting up sees what each target needs
+            # A visitor learns nothing about the pool (its names are the blind part).
+            raise InputError(["The arena cannot run now: fewer than two of its models "
+                              "are ready. Tell the teacher."]) from None
+        return self.drawer.draw(ready), settings
 
     async def battle(self, class_text: str | None, category: str | None, prompt: str | None,
                      keys: dict[str, str] | None,

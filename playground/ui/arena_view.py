@@ -63,7 +63,9 @@ def reveal_table(battle: LiveBattle) -> pd.DataFrame:
     rows = []
     for side, result in zip(SIDES, battle.results):
         data = result.public()
-        rows.append({"side": side, **{c: data.get(c) for c in REVEAL_COLUMNS[1:]}})
+        values = {c: data.get(c) for c in REVEAL_COLUMNS[1:]}
+        rows.append({"side": side, **{c: round(v, 1) if isinstance(v, float) else v
+                                      for c, v in values.items()}})
     frame = pd.DataFrame(rows, columns=REVEAL_COLUMNS)
     return frame.astype(object).where(frame.notna(), None)
 
