@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, false, func, insert, literal, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from playground.store.database import writing
 from playground.store.errors import VoteRefused
 from playground.store.schema import battles, votes
 
@@ -94,7 +95,7 @@ class Arena:
         if battle.category is not None and len(battle.category) > MAX_CODE_CHARS:
             raise ValueError(f"A category has at most {MAX_CODE_CHARS} characters.")
         battle_id = secrets.token_urlsafe(16)
-        with self.engine.begin() as db:
+        with writing(self.engine) as db:
             db.execute(insert(battles).values(
                 id=battle_id, class_code=battle.class_code,
                 created_at=battle.created_at or datetime.now(timezone.utc),
@@ -119,7 +120,7 @@ class Arena:
                         literal(now, votes.c.created_at.type)).where(
             and_(battles.c.id == battle_id, battles.c.failed == false()))
         try:
-            with self.engine.begin() as db:
+            with writing(self.engine) as db:
                 # preserve_rowcount: an INSERT's count is kept only when asked for.
                 inserted = db.execute(insert(votes).from_select(
                     ["battle_id", "session", "choice", "created_at"], source)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from playground.store.database import writing
 from playground.store.errors import DocumentRefused
 from playground.store.schema import comparisons
 from providers.errors import redact
@@ -86,7 +87,7 @@ class SavedComparisons:
                 f"{MAX_DOCUMENT_BYTES / 1e6:.0f} MB. Remove large images or some turns first.")
         fields = _summary_fields(document)
         comparison_id = secrets.token_urlsafe(16)
-        with self.engine.begin() as db:
+        with writing(self.engine) as db:
             db.execute(insert(comparisons).values(
                 id=comparison_id, owner=_owner(owner), created_at=datetime.now(timezone.utc),
                 document=redact(text, self.secrets),

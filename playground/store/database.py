@@ -9,15 +9,18 @@ recognised and stamped as revision 0001 first, so it keeps its runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 
 from providers.settings import Settings
@@ -26,6 +29,7 @@ DEFAULT_DB = "playground.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"  # the schema of the hand-written store (m001_initial)
 SQLITE_BUSY_WAIT_S = 10  # how long a SQLite writer waits for another's lock
+WRITE_OPTION = "playground_write"  # execution option: this transaction writes
 # The columns of the hand-written store's tables: a file with these and no
 # alembic_version is one it wrote.
 LEGACY_COLUMNS = {
@@ -72,13 +76,41 @@ def location(db: str | Path) -> str:
 
 def open_engine(db: str | Path) -> Engine:
     """An engine on ``db`` whose schema is the newest (migrated if it was not)."""
-    engine = create_engine(database_url(db))
+    url = database_url(db)
+    engine = create_engine(url)
+    if url.get_backend_name() == "sqlite":
+        _sqlite_transactions(engine)
     try:
         migrate(engine)
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Real transactions on SQLite, DDL included (SQLAlchemy's documented pysqlite recipe:
+    the driver leaves BEGIN to us). A write takes the write lock at BEGIN (IMMEDIATE), so
+    two processes that write wait for each other (up to SQLITE_BUSY_WAIT_S) instead of
+    failing, and two replicas migrating one file at once run one after the other."""
+
+    @event.listens_for(engine, "connect")
+    def _driver_emits_no_begin(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction: committed at the end, rolled back on error."""
+    with engine.connect() as connection:
+        connection.execution_options(**{WRITE_OPTION: True})
+        with connection.begin():
+            yield connection
 
 
 @lru_cache(maxsize=1)
@@ -134,7 +166,7 @@ def _known(revision: str) -> bool:
 
 def _upgrade(engine: Engine, *, stamp_first: bool) -> None:
     config = _config()
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         config.attributes["connection"] = connection
         if stamp_first:
             command.stamp(config, FIRST_REVISION)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import RowMapping
 from playground.metrics import TargetResult
 from playground.scenarios.checks import CheckResult
 from playground.scenarios.rows import RunRow
+from playground.store.database import writing
 from playground.store.schema import RESULT_NAMES, rows, runs
 from providers.errors import redact
 
@@ -57,7 +58,7 @@ class RunHistory:
     def begin_run(self, meta: dict[str, Any]) -> int:
         """Record a new run as ``running``; return its id."""
         scenario = meta["scenario"]
-        with self.engine.begin() as db:
+        with writing(self.engine) as db:
             result = db.execute(insert(runs).values(
                 scenario_id=scenario["id"], title=scenario["title"], started_at=_now(),
                 status="running", meta=self._clean(json.dumps(meta, ensure_ascii=False))))
@@ -65,7 +66,7 @@ class RunHistory:
 
     def add_rows(self, run_id: int, run_rows: Sequence[RunRow]) -> None:
         """Append rows to a run, all in one transaction."""
-        with self.engine.begin() as db:
+        with writing(self.engine) as db:
             seq = db.execute(select(func.coalesce(func.max(rows.c.seq), 0))
                              .where(rows.c.run_id == run_id)).scalar_one()
             for offset, row in enumerate(run_rows, 1):
@@ -85,7 +86,7 @@ class RunHistory:
 
     def finish_run(self, run_id: int, status: str, wall_ms: float | None) -> None:
         """Mark a run finished with ``status`` after ``wall_ms`` milliseconds."""
-        with self.engine.begin() as db:
+        with writing(self.engine) as db:
             db.execute(update(runs).where(runs.c.id == run_id)
                        .values(status=status, finished_at=_now(), wall_ms=wall_ms))
 

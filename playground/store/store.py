@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from playground.store.arena import Arena
 from playground.store.comparisons import SavedComparisons
-from playground.store.database import default_db, location, open_engine
+from playground.store.database import WRITE_OPTION, default_db, location, open_engine
 from playground.store.runs import RunHistory
 
 
@@ -42,8 +42,7 @@ class Store(RunHistory, SavedComparisons, Arena):
         """Raise now if the database cannot be written (a read-only file, folder, mount or
         role), not after a run's first round; changes nothing."""
         with self.engine.connect() as db:
-            transaction = db.begin()
-            try:
+            db.execution_options(**{WRITE_OPTION: True})  # SQLite: BEGIN IMMEDIATE
+            with db.begin() as transaction:
                 db.execute(text("UPDATE alembic_version SET version_num = version_num"))
-            finally:
                 transaction.rollback()
