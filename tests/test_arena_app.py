@@ -158,7 +158,13 @@ def test_thirty_voters_on_two_replicas(replicas, capsys) -> None:
     assert len({s.id for s in stored}) == len(stored)
     decisive = sum(c in ("A is better", "B is better") for c in cast)
     for replica in (one, two):
-        rows = board_rows(Client(replica.url, verbose=False, analytics_enabled=False), "thirty")
+        client = Client(replica.url, verbose=False, analytics_enabled=False)
+        deadline = time.perf_counter() + 60  # a poll during a refit gets the board before it
+        rows = board_rows(client, "thirty")
+        while sum(r["battles"] for r in rows) < 2 * VOTERS * BATTLES \
+                and time.perf_counter() < deadline:
+            time.sleep(0.5)
+            rows = board_rows(client, "thirty")
         assert sum(r["battles"] for r in rows) == 2 * VOTERS * BATTLES
         assert sum(r["wins"] for r in rows) == decisive
         assert sum(r["ties"] for r in rows) == 2 * (VOTERS * BATTLES - decisive)

@@ -208,3 +208,28 @@ def test_the_arena_is_wired_for_a_classroom(settings) -> None:
     ids = {b.elem_id for b in demo.blocks.values() if getattr(b, "elem_id", None)}
     assert {"arena-go", "arena-vote-a", "arena-vote-both_bad", "arena-board",
             "arena-chart", "arena-csv", "arena-class"} <= ids
+
+
+def test_a_poll_during_a_refit_gets_the_board_it_replaces(env, tmp_path) -> None:
+    import threading
+    handlers = arena_handlers(env, str(tmp_path / "a.db"))
+    arena = handlers.arena()
+    vote(handlers, battle_frames(handlers)[-1][-1], "a")
+    assert arena.leaderboard("class")[0].battles == 1
+    vote(handlers, battle_frames(handlers)[-1][-1], "b")
+    reading, release = threading.Event(), threading.Event()
+    real = arena.store.battles
+
+    def slow_battles(*args, **kwargs):
+        reading.set()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+    arena.store.battles = slow_battles
+    refit = []
+    worker = threading.Thread(target=lambda: refit.append(arena.leaderboard("class")[0]))
+    worker.start()
+    assert reading.wait(30)
+    assert arena.leaderboard("class")[0].battles == 1  # at once, not after the refit
+    release.set()
+    worker.join(30)
+    assert refit[0].battles == 2 and arena.leaderboard("class")[0].battles == 2

@@ -116,6 +116,7 @@ class Arena:
     vote_rate: VoteRate = field(default_factory=lambda: VoteRate(None))
     rounds: int = 100
     _cache: dict[tuple[Any, ...], _Cached] = field(default_factory=dict)
+    _fitting: dict[tuple[Any, ...], threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def new_battle(self, pair: tuple[Target, Target], request: ChatRequest, *,
@@ -157,20 +158,32 @@ class Arena:
 
     def leaderboard(self, class_code: str, since: datetime | None = None,
                     category: str | None = None) -> tuple[Leaderboard, dict[str, int]]:
-        """The class's leaderboard and its counts (battles, voted, flagged, failed);
-        refitted only when the class's vote count changed (every visitor polls it)."""
+        """The class's leaderboard and its counts (battles, votes, flagged, failed),
+        refitted when the class's vote count changed. Every open page polls this: one
+        fit per board at a time, and while it runs the others get the board it
+        replaces (the next poll brings the new one) instead of waiting."""
         key = (class_code, since, category)
         votes = self.store.votes_count(class_code)
-        with self._lock:  # one fit at a time; the others then find it cached
+        with self._lock:
+            cached = self._cache.get(key)
+            fitting = self._fitting.setdefault(key, threading.Lock())
+        if cached is not None and cached.votes == votes:
+            return cached.board, cached.board.extra
+        if not fitting.acquire(blocking=cached is None):
+            return cached.board, cached.board.extra  # stale by a vote or two, for now
+        try:
             cached = self._cache.get(key)
             if cached is None or cached.votes != votes:
                 stored = self.store.battles(class_code, since=since, category=category)
-                counts = battle_counts(stored)
-                cached = self._cache[key] = _Cached(votes, leaderboard(
-                    scored(stored), rounds=self.rounds, seed=0))
-                cached.board.extra = counts
-                if len(self._cache) > 256:
-                    self._cache.pop(next(iter(self._cache)))
+                board = leaderboard(scored(stored), rounds=self.rounds, seed=0)
+                board.extra = battle_counts(stored)
+                with self._lock:
+                    cached = self._cache[key] = _Cached(votes, board)
+                    while len(self._cache) > 256:  # filters are bounded, periods move
+                        self._fitting.pop(old := next(iter(self._cache)), None)
+                        self._cache.pop(old)
+        finally:
+            fitting.release()
         return cached.board, cached.board.extra
 
 

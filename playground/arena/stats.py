@@ -96,21 +96,38 @@ class Leaderboard:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _entries(battles: Sequence[ScoredBattle], models: Sequence[str]) -> Entries:
+    """Each battle's cells of the win table: (battle, row, column, amount) arrays."""
+    index = {m: k for k, m in enumerate(models)}
+    cells: list[tuple[int, int, int, float]] = []
+    for n, b in enumerate(battles):
+        a, c = index[b.model_a], index[b.model_b]
+        if b.winner == "model_a":
+            cells.append((n, a, c, 2.0))
+        elif b.winner == "model_b":
+            cells.append((n, c, a, 2.0))
+        else:  # a tie, "both bad" included: half a win each way
+            cells += [(n, a, c, 1.0), (n, c, a, 1.0)]
+    owner, rows, cols, amount = zip(*cells) if cells else ((), (), (), ())
+    return (np.array(owner, dtype=int), np.array(rows, dtype=int),
+            np.array(cols, dtype=int), np.array(amount, dtype=float))
+
+
+def _table(entries: Entries, n_models: int, counts: np.ndarray) -> np.ndarray:
+    """The win table when battle ``k`` is drawn ``counts[k]`` times."""
+    owner, rows, cols, amount = entries
+    weights = np.zeros((n_models, n_models))
+    np.add.at(weights, (rows, cols), amount * counts[owner])
+    return weights
+
+
 def pair_weights(battles: Sequence[ScoredBattle], models: Sequence[str]) -> np.ndarray:
     """``W[i, j]`` = 2 × (wins of i over j) + (ties between i and j): the reference's
     win table, where a tie is half a win for each side."""
-    index = {m: k for k, m in enumerate(models)}
-    weights = np.zeros((len(models), len(models)))
-    for b in battles:
-        a, c = index[b.model_a], index[b.model_b]
-        if b.winner == "model_a":
-            weights[a, c] += 2
-        elif b.winner == "model_b":
-            weights[c, a] += 2
-        else:
-            weights[a, c] += 1
-            weights[c, a] += 1
-    return weights
+    return _table(_entries(battles, models), len(models), np.ones(len(battles)))
 
 
 def fit_scores(weights: np.ndarray) -> np.ndarray:
@@ -142,10 +159,11 @@ def bootstrap(battles: Sequence[ScoredBattle], models: Sequence[str], rounds: in
     """``rounds`` × models scores, each round fitted on the battles resampled with
     replacement; NaN where a round drew no battle of that model."""
     rng = np.random.default_rng(seed)
+    entries, n = _entries(battles, models), len(battles)
     out = np.full((rounds, len(models)), np.nan)
     for r in range(rounds):
-        drawn = [battles[k] for k in rng.integers(0, len(battles), len(battles))]
-        weights = pair_weights(drawn, models)
+        counts = np.bincount(rng.integers(0, n, n), minlength=n)
+        weights = _table(entries, len(models), counts)
         present = weights.sum(axis=0) + weights.sum(axis=1) > 0
         out[r, present] = fit_scores(weights)[present]
     return out
