@@ -52,8 +52,9 @@ def _free_port() -> int:
 class Cluster:
     """A running temporary cluster; :meth:`new_database` gives each test its own."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
+        self.durable = durable  # fsync on (a benchmark's fair figure); tests need no disk sync
         self.root = Path(tempfile.mkdtemp(prefix="playground-pg-"))
         self.data, self.log = self.root / "data", self.root / "server.log"
         self.as_root = os.geteuid() == 0
@@ -76,7 +77,8 @@ class Cluster:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--encoding=UTF8", "--no-locale", "--no-sync")
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} "
-                   f"-c unix_socket_directories={self.root} -c fsync=off")
+                   f"-c unix_socket_directories={self.root} "
+                   f"-c fsync={'on' if self.durable else 'off'}")
         self._run("pg_ctl", "start", "-D", str(self.data), "-l", str(self.log), "-w",
                   "-t", str(START_WAIT_S), "-o", options)
         return self

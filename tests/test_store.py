@@ -181,8 +181,29 @@ def test_the_cli_runs_and_lists_on_postgresql(postgres_cluster, env_fakes, tmp_p
     assert [r["rows"] for r in json.loads(capsys.readouterr().out)] == [2]
 
 
+def test_an_unreachable_postgresql_is_one_line_without_its_password(capsys) -> None:
+    url = "postgresql://teacher:hunter2-not-shown@127.0.0.1:1/arena"
+    assert main(["history", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("The history database postgresql://teacher:***@127.0.0.1:1/arena "
+                          "cannot be used: connection failed:")
+    assert "hunter2" not in err and "Traceback" not in err and err.count("\n") == 1
+
+
 @pytest.fixture
 def env_fakes(fakes: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in fakes.items():
         monkeypatch.setenv(name, value)
     return fakes
+
+
+def test_without_postgresql_its_tests_fail_unless_run_sh_could_not_install_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.pg_support import missing_postgres
+
+    monkeypatch.delenv("PLAYGROUND_TEST_NO_POSTGRES", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="install Debian's `postgresql` package"):
+        missing_postgres()
+    monkeypatch.setenv("PLAYGROUND_TEST_NO_POSTGRES", "tests/run.sh could not install it")
+    with pytest.raises(pytest.skip.Exception, match="could not install it"):
+        missing_postgres()

@@ -65,7 +65,7 @@ def database_message(path: object, exc: BaseException) -> str:
     # A driver's own words, without SQLAlchemy's statement and link (never a password: the
     # drivers do not put one in their messages, and ``path`` is shown without it).
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    reason = str(cause).strip().rstrip(".") or type(cause).__name__
+    reason = " ".join(str(cause).split()).rstrip(".") or type(cause).__name__
     return f"the history database {path} cannot be used: {reason}."
 
 

@@ -77,7 +77,9 @@ def location(db: str | Path) -> str:
 def open_engine(db: str | Path) -> Engine:
     """An engine on ``db`` whose schema is the newest (migrated if it was not)."""
     url = database_url(db)
-    engine = create_engine(url)
+    # pool_pre_ping: a replica whose PostgreSQL restarted reconnects instead of failing
+    # its next request on a dead pooled connection.
+    engine = create_engine(url, pool_pre_ping=True)
     if url.get_backend_name() == "sqlite":
         _sqlite_transactions(engine)
     try:
