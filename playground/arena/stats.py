@@ -145,7 +145,8 @@ def fit_scores(weights: np.ndarray) -> np.ndarray:
         sample += [weights[i, j], weights[j, i]]
     if not rows or len(set(labels[k] for k, w in enumerate(sample) if w > 0)) < 2:
         return np.full(n, INIT_RATING)
-    model = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-6, max_iter=200)
+    # As the reference: no intercept, no penalty (C=inf), tol 1e-6, lbfgs, 100 iterations.
+    model = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-6, max_iter=100)
     with warnings.catch_warnings():
         # An undefeated model has no finite maximum (the fit stops at max_iter); its
         # bootstrap interval then shows how little the battles say.
