@@ -233,3 +233,27 @@ def test_a_poll_during_a_refit_gets_the_board_it_replaces(env, tmp_path) -> None
     release.set()
     worker.join(30)
     assert refit[0].battles == 2 and arena.leaderboard("class")[0].battles == 2
+
+
+def test_a_database_that_does_not_answer(env, tmp_path) -> None:
+    from sqlalchemy.exc import OperationalError
+    handlers = arena_handlers(env, str(tmp_path / "a.db"))
+    battle = battle_frames(handlers)[-1][-1]
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+    store = handlers.arena().store
+    store.vote = store.votes_count = down
+    with pytest.raises(gr.Error, match="could not be saved") as refused:
+        vote(handlers, battle, "a")
+    assert OWL not in str(refused.value) and battle.vote is None
+    # The poll shows what it showed; the next one tries again.
+    out = asyncio.run(handlers.leaderboard("class", "", "all time", None))
+    assert all(v == gr.skip() for v in out)
+    from playground.ui.arena_handlers import ArenaHandlers
+    from playground.ui.session import Sessions
+    from providers.settings import Settings
+    nowhere = {**env, "PLAYGROUND_DB": "postgresql://u@127.0.0.1:1/x"}  # nothing listens
+    broken = ArenaHandlers(Sessions(Settings(nowhere), Policy()))
+    with pytest.raises(gr.Error, match="database cannot be used"):
+        battle_frames(broken)

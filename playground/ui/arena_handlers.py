@@ -10,6 +10,7 @@ failed (then there is no vote to sway).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack
@@ -24,7 +25,7 @@ from playground.arena.prompts import clean_category
 from playground.engine import DEFAULT_TIMEOUT_S
 from playground.limits import SlotLimiter, client_address
 from playground.policy import SessionLimiter
-from playground.store import Store, VoteRefused, default_db
+from playground.store import Store, StoreError, VoteRefused, default_db
 from playground.ui import arena_view as view
 from playground.ui import render
 from playground.ui.live import LiveRun
@@ -33,6 +34,7 @@ from playground.validate import InputError, check_request
 from providers import Target
 from providers.base import ChatRequest
 
+log = logging.getLogger("playground.arena")
 N_VOTES = len(CHOICES)
 BATTLE_OUTPUTS = 2 + 2 + N_VOTES + 1 + 2 + 1  # status, answers, votes, go, reveal, state
 VOTE_OUTPUTS = 2 + N_VOTES + 2 + 1  # status, votes, reveal, state
@@ -57,6 +59,10 @@ class ArenaHandlers:
         self.pools: dict[str, list[Target]] = {}  # class -> the teacher's pool (this replica)
         self._store = store
         self._arena: Arena | None = None
+        # Read now: a bad value stops the app at start, not a visitor's first vote.
+        default = 10 if sessions.policy.public else 0
+        self.votes_per_min = sessions.settings.integer(VOTES_VAR, default, minimum=0,
+                                                       maximum=10_000) or None
         self._opening = threading.Lock()
         self.limiter = SessionLimiter(sessions.policy.max_runs_per_session)
         self.address_limiter = SlotLimiter(
@@ -71,10 +77,7 @@ class ArenaHandlers:
                 settings = self.sessions.settings
                 store = self._store or Store(default_db(settings),
                                              secrets=settings.secret_values())
-                default = 10 if self.sessions.policy.public else None
-                per_min = settings.integer(VOTES_VAR, default or 0, minimum=0,
-                                           maximum=10_000) or None
-                self._arena = Arena(store, VoteRate(per_min))
+                self._arena = Arena(store, VoteRate(self.votes_per_min))
             return self._arena
 
     def _pair(self, code: str, keys: dict[str, str] | None) -> tuple[tuple[Target, Target], Any]:
@@ -105,10 +108,15 @@ class ArenaHandlers:
                 raise InputError(problems)
             # In a thread: readiness may probe a local server (short timeout, cached).
             pair, settings = await asyncio.to_thread(self._pair, code, keys)
+            arena = await asyncio.to_thread(self.arena)  # opened (migrated) on first use
             slot = self._slot(session, request)
         except InputError as exc:
             raise _refused(exc.problems) from None
-        battle = self.arena().new_battle(pair, chat, class_code=code, session=session,
+        except Exception as exc:  # the database cannot be opened
+            log.warning("the arena's store cannot be opened: %s", type(exc).__name__)
+            why = exc.message if isinstance(exc, StoreError) else "it did not answer"
+            raise _refused([f"The arena's database cannot be used: {why}"]) from None
+        battle = arena.new_battle(pair, chat, class_code=code, session=session,
                                          category=kind, pool=self.sessions.pool(),
                                          settings=settings, timeout_s=DEFAULT_TIMEOUT_S)
         run = LiveRun(battle.comparison)
@@ -151,6 +159,7 @@ class ArenaHandlers:
         try:
             await asyncio.to_thread(self.arena().record, battle)
         except Exception as exc:  # the store is down: the answers stay, no vote
+            log.warning("a battle could not be saved: %s", type(exc).__name__)
             gr.Warning(f"This battle could not be saved ({type(exc).__name__}); "
                        "it cannot be voted.")
             frame[2 * 2 + N_VOTES] = gr.update(interactive=True, value="New battle")
@@ -175,6 +184,11 @@ class ArenaHandlers:
             await asyncio.to_thread(self.arena().vote, battle, session_key(request), code)
         except VoteRefused as exc:
             raise gr.Error(str(exc), title="Vote not counted", print_exception=False) from None
+        except Exception as exc:  # the database did not answer: nothing is revealed
+            log.warning("a vote could not be saved: %s", type(exc).__name__)
+            raise gr.Error("Your vote could not be saved (the database did not answer); "
+                           "try again.", title="Vote not counted",
+                           print_exception=False) from None
         assert battle is not None  # vote() refused a missing battle
         status = [view.revealed_status(r, s) for r, s in zip(battle.results, view.SIDES)]
         return [*status, *[gr.update(interactive=False)] * N_VOTES,
@@ -206,7 +220,12 @@ class ArenaHandlers:
         # To the minute: a moving "since" would refit the board at every poll.
         since = None if delta is None else (datetime.now(timezone.utc) - delta).replace(
             second=0, microsecond=0)
-        board, counts = await asyncio.to_thread(self.arena().leaderboard, code, since, kind)
+        try:
+            board, counts = await asyncio.to_thread(self.arena().leaderboard, code, since,
+                                                    kind)
+        except Exception as exc:  # the database did not answer: the next poll retries
+            log.warning("the leaderboard could not be read: %s", type(exc).__name__)
+            return [gr.skip()] * BOARD_OUTPUTS
         key = (code, kind, since, id(board))
         if key == shown:
             return [gr.skip()] * BOARD_OUTPUTS
