@@ -2,11 +2,13 @@
 different ports) sharing one PostgreSQL database, as a class that outgrew one process
 runs it. No target name in any channel before the vote; a vote on one replica shows on
 the other's leaderboard; 30 voters on two replicas, 10 battles each: no vote lost,
-none counted twice, leaderboard totals equal the votes cast."""
+none counted twice, leaderboard totals equal the votes cast; a vote survives kill -9."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import time
 import uuid
 from collections import Counter
@@ -87,21 +89,6 @@ def test_no_name_reaches_any_channel_before_the_vote(replicas) -> None:
     assert "arena-owl-7b" in voted and "arena-lynx-3b" in voted and "Tie" in voted
 
 
-def test_a_vote_survives_kill_9_of_its_replica(replicas, tmp_path) -> None:
-    import os
-    import signal
-    one, _, db = replicas
-    with Replica(one.env, tmp_path) as doomed:
-        session = uuid.uuid4().hex[:12]
-        raw_call(doomed.url, "arena_battle", ["kill9", "", "Hello?", None], session)
-        raw_call(doomed.url, "arena_vote", ["b", None], session)  # its reveal arrived
-        os.kill(doomed.process.pid, signal.SIGKILL)
-        doomed.process.wait(timeout=30)
-    with Store(db) as store:
-        stored = store.battles("kill9")
-    assert [s.vote.choice for s in stored] == ["b"]
-
-
 def battle_and_vote(client: Client, code: str, label: str) -> None:
     client.submit(code, "", "Hello?", api_name="/arena_battle").result(timeout=120)
     client.submit(label, api_name="/arena_vote").result(timeout=60)
@@ -172,3 +159,16 @@ def test_thirty_voters_on_two_replicas(replicas, capsys) -> None:
         print(f"\narena load: {VOTERS} voters on 2 replicas x {BATTLES} battles + votes: "
               f"wall {wall:.1f} s, {len(stored)} battles and votes stored, "
               f"choices {dict(Counter(cast))}")
+
+
+def test_a_vote_survives_kill_9_of_its_replica(replicas) -> None:
+    """Last in this module: it kills the second replica."""
+    _, doomed, db = replicas
+    session = uuid.uuid4().hex[:12]
+    raw_call(doomed.url, "arena_battle", ["kill9", "", "Hello?", None], session)
+    raw_call(doomed.url, "arena_vote", ["b", None], session)  # its reveal arrived
+    os.kill(doomed.process.pid, signal.SIGKILL)
+    doomed.process.wait(timeout=30)
+    with Store(db) as store:
+        stored = store.battles("kill9")
+    assert [s.vote.choice for s in stored] == ["b"]
