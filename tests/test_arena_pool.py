@@ -92,7 +92,9 @@ def test_answers_that_name_a_model_or_maker_are_flagged() -> None:
     assert names_a_model(["As PHI3 I can say..."], pair) == "phi3"
     assert names_a_model(["Built by OpenAI."], []) == "openai"  # a maker, any battle
     # Whole words only: physics, graphite, metadata name nobody.
-    assert names_a_model(["Physics and graphite; metadata.", "长沙在湖南。"], pair) is None
+    assert names_a_model(["Physics and graphite; metadata.", "长沙在湖南。",
+                          "A meta-analysis of falcons."], pair) is None
+    assert names_a_model(["I was trained by Meta AI."], []) == "meta ai"
 
 
 def test_the_teachers_prompt_list_and_categories(tmp_path) -> None:

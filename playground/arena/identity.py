@@ -15,10 +15,11 @@ from collections.abc import Iterable, Sequence
 from providers import Target
 
 # Families and makers, lower case, matched as whole words (case-insensitive).
+# Words common in ordinary answers ("meta-analysis", a falcon) are left out.
 MAKER_WORDS = (
-    "phi", "microsoft", "openai", "chatgpt", "gpt", "llama", "meta", "mistral", "mixtral",
-    "qwen", "alibaba", "gemma", "gemini", "google", "anthropic", "claude", "nvidia",
-    "nemotron", "deepseek", "falcon", "tinyllama", "smollm", "hugging face", "ollama",
+    "phi", "microsoft", "openai", "chatgpt", "gpt", "llama", "meta ai", "mistral",
+    "mixtral", "qwen", "alibaba", "gemma", "gemini", "google", "anthropic", "claude",
+    "nvidia", "nemotron", "deepseek", "tinyllama", "smollm", "hugging face", "ollama",
 )
 # Parts of model ids that name nothing (sizes and variants).
 _GENERIC = {"instruct", "chat", "mini", "small", "medium", "large", "vision", "base",
