@@ -55,10 +55,13 @@ class Cluster:
     def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
         self.durable = durable  # fsync on (a benchmark's fair figure); tests need no disk sync
-        self.root = Path(tempfile.mkdtemp(prefix="playground-pg-"))
-        self.data, self.log = self.root / "data", self.root / "server.log"
         self.as_root = os.geteuid() == 0
-        if self.as_root:  # the postgres user owns the cluster; /tmp lets it reach the folder
+        # As root the postgres user owns the cluster, in /tmp (which it can reach; a
+        # TMPDIR under /root it could not).
+        self.root = Path(tempfile.mkdtemp(prefix="playground-pg-",
+                                          dir="/tmp" if self.as_root else None))
+        self.data, self.log = self.root / "data", self.root / "server.log"
+        if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
         self.port = _free_port()
         self.databases = 0

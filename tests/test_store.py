@@ -173,12 +173,15 @@ def test_the_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def test_the_cli_runs_and_lists_on_postgresql(postgres_cluster, env_fakes, tmp_path,
-                                              capsys) -> None:
+                                              capsys, monkeypatch) -> None:
     url = postgres_cluster.new_database()
     assert main(["run", str(write_scenario(tmp_path)), "--db", url]) == 0
     assert "Saved as run 1 in postgresql://postgres@127.0.0.1" in capsys.readouterr().err
     assert main(["history", "--db", url, "--format", "json"]) == 0
     assert [r["rows"] for r in json.loads(capsys.readouterr().out)] == [2]
+    monkeypatch.setenv("PLAYGROUND_DB", url)  # the same database named by the setting
+    assert main(["history", "show", "1"]) == 0
+    assert "test-pack" in capsys.readouterr().out
 
 
 def test_an_unreachable_postgresql_is_one_line_without_its_password(capsys) -> None:

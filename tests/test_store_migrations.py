@@ -82,6 +82,18 @@ def test_a_file_of_the_hand_written_store_keeps_its_runs(tmp_path: Path) -> None
         assert store.votes_count("c") == 1
 
 
+def test_a_migration_that_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = old_store_file(tmp_path / "old.db")
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE battles (x TEXT)")  # 0002 fails here, after "comparisons"
+    db.commit()
+    with pytest.raises(Exception, match="table battles already exists"):
+        Store(path)
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"runs", "rows", "battles", "sqlite_sequence"}  # no stamp, no comparisons
+    assert db.execute("SELECT COUNT(*) FROM rows").fetchone()[0] == 2
+
+
 def test_the_migrations_make_exactly_the_schema_module(store_db: str) -> None:
     with Store(store_db) as store, store.engine.connect() as db:
         assert compare_metadata(MigrationContext.configure(db), metadata) == []

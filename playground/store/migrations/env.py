@@ -12,7 +12,10 @@ from playground.store.schema import metadata
 def run_migrations(connection: Connection) -> None:
     """Run the pending migrations on ``connection`` (Alembic's context is active)."""
     # render_as_batch: a later migration that alters a table works on SQLite too.
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    # transactional_ddl: the store's transaction holds every step, on SQLite as well
+    # (database.py takes BEGIN from the driver), so a failed migration leaves nothing.
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
+                      transactional_ddl=True)
     with context.begin_transaction():
         context.run_migrations()
 
