@@ -37,6 +37,8 @@ from providers.base import ChatRequest
 log = logging.getLogger("playground.arena")
 N_VOTES = len(CHOICES)
 BATTLE_OUTPUTS = 2 + 2 + N_VOTES + 1 + 2 + 1  # status, answers, votes, go, reveal, state
+VOTES, GO = slice(4, 4 + N_VOTES), 4 + N_VOTES  # positions in a battle frame
+REVEAL = slice(GO + 1, GO + 3)
 VOTE_OUTPUTS = 2 + N_VOTES + 2 + 1  # status, votes, reveal, state
 BOARD_OUTPUTS = 6  # note, chart, table, win rates, CSV, what this page shows
 PERIODS = {"all time": None, "last hour": timedelta(hours=1),
@@ -116,9 +118,10 @@ class ArenaHandlers:
             log.warning("the arena's store cannot be opened: %s", type(exc).__name__)
             why = exc.message if isinstance(exc, StoreError) else "it did not answer"
             raise _refused([f"The arena's database cannot be used: {why}"]) from None
+        self.sessions.remember_secrets(session, settings)  # keys typed in Settings
         battle = arena.new_battle(pair, chat, class_code=code, session=session,
-                                         category=kind, pool=self.sessions.pool(),
-                                         settings=settings, timeout_s=DEFAULT_TIMEOUT_S)
+                                  category=kind, pool=self.sessions.pool(),
+                                  settings=settings, timeout_s=DEFAULT_TIMEOUT_S)
         run = LiveRun(battle.comparison)
         self.sessions.start(session, run)
         try:
@@ -126,7 +129,7 @@ class ArenaHandlers:
             run.start()
             async for frame in run.frames():
                 if not frame.final:
-                    yield self._frame(battle)
+                    yield self._frame(battle, changed=frame.changed)
             yield await self._recorded(battle)
         finally:
             await run.close()
@@ -145,16 +148,23 @@ class ArenaHandlers:
             raise
         return held
 
-    def _frame(self, battle: LiveBattle, *, first: bool = False) -> list[Any]:
-        status = [view.anonymous_status(r, s) for r, s in zip(battle.results, view.SIDES)]
-        answers = [render.answer_text(r) for r in battle.results]
+    def _frame(self, battle: LiveBattle, *, first: bool = False,
+               changed: frozenset[int] | None = None) -> list[Any]:
+        """One battle frame (:data:`BATTLE_OUTPUTS` order); only the ``changed`` panes
+        are sent (None: both), the first frame also resets the buttons and the reveal."""
+        panes = range(2) if changed is None else changed
+        status, answers = [gr.skip()] * 2, [gr.skip()] * 2
+        for i in panes:
+            status[i] = view.anonymous_status(battle.results[i], view.SIDES[i])
+            answers[i] = render.answer_text(battle.results[i])
         votes = [gr.update(interactive=False)] * N_VOTES if first else [gr.skip()] * N_VOTES
         reveal = ["", gr.update(value=None, visible=False)] if first else [gr.skip()] * 2
         go = gr.update(interactive=False) if first else gr.skip()
         return [*status, *answers, *votes, go, *reveal, battle if first else gr.skip()]
 
     async def _recorded(self, battle: LiveBattle) -> list[Any]:
-        """The last frame: recorded, then votable, or revealed when it failed."""
+        """The last frame, complete (an API client's result): recorded, then votable,
+        or revealed when it failed."""
         frame = self._frame(battle)
         try:
             await asyncio.to_thread(self.arena().record, battle)
@@ -162,16 +172,14 @@ class ArenaHandlers:
             log.warning("a battle could not be saved: %s", type(exc).__name__)
             gr.Warning(f"This battle could not be saved ({type(exc).__name__}); "
                        "it cannot be voted.")
-            frame[2 * 2 + N_VOTES] = gr.update(interactive=True, value="New battle")
+            frame[GO] = gr.update(interactive=True, value="New battle")
             return frame
-        votable = not battle.failed
-        frame[4:4 + N_VOTES] = [gr.update(interactive=votable)] * N_VOTES
-        frame[4 + N_VOTES] = gr.update(interactive=True, value="New battle")
+        frame[VOTES] = [gr.update(interactive=not battle.failed)] * N_VOTES
+        frame[GO] = gr.update(interactive=True, value="New battle")
         if battle.revealed:
             frame[:2] = [view.revealed_status(r, s) for r, s in zip(battle.results, view.SIDES)]
-            frame[5 + N_VOTES:7 + N_VOTES] = [view.reveal_markdown(battle),
-                                              gr.update(value=view.reveal_table(battle),
-                                                        visible=True)]
+            frame[REVEAL] = [view.reveal_markdown(battle),
+                             gr.update(value=view.reveal_table(battle), visible=True)]
         frame[-1] = battle
         return frame
 
