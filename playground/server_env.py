@@ -18,6 +18,21 @@ SERVER_SECTIONS: tuple[tuple[str, tuple[EnvVar, ...]], ...] = (
                "on the page). A Space owner's way to give every visitor a keyless demo, e.g. "
                "phi-3-mini-4k,phi-3.5-mini"),
     )),
+    ("Classroom arena", (
+        EnvVar("PLAYGROUND_ARENA_TARGETS",
+               "the arena's pool on a server: 2 to 12 PROVIDER:MODEL, comma-separated (the "
+               "teacher's pick in the Arena tab wins, except on a public server); never "
+               "shown before a vote"),
+        EnvVar("PLAYGROUND_ARENA_NAME",
+               "the class code pre-filled in the Arena tab (letters, digits, _ . -; up to "
+               "40); each class has its own battles and leaderboard", default="class"),
+        EnvVar("PLAYGROUND_ARENA_PROMPTS",
+               "a text file of the teacher's prompts, one 'category | prompt' per line "
+               "(default: the lesson's prompts)"),
+        EnvVar("PLAYGROUND_ARENA_VOTES_PER_MIN",
+               "votes one browser session may cast per minute (default 10 on a public "
+               "server, else no cap; 0 = no cap)"),
+    )),
     ("Web app and server policy", (
         EnvVar("GRADIO_SERVER_NAME", "where `python app.py` listens", default="127.0.0.1"),
         EnvVar("GRADIO_SERVER_PORT", "its port", default="7860"),

@@ -80,9 +80,9 @@ def test_compare_through_the_http_api(served, behaviours) -> None:
     assert all("done in" in line for line in status[:2])
     rows = {row[0]: dict(zip(table["headers"], row)) for row in table["data"]}
     assert rows[NIM]["status"] == "ok" and rows[NIM]["completion_tokens"] == 4
-    assert {"/compare", "/stop", "/run_scenario", "/follow_up", "/retry",
-            "/new_conversation"} == set(client.view_api(print_info=False,
-                                                        return_format="dict")["named_endpoints"])
+    assert {"/compare", "/stop", "/run_scenario", "/follow_up", "/retry", "/new_conversation",
+            "/arena_battle", "/arena_vote", "/arena_leaderboard"} == set(
+        client.view_api(print_info=False, return_format="dict")["named_endpoints"])
 
 
 def test_bad_input_through_the_http_api(served, server) -> None:

@@ -19,6 +19,7 @@ import gradio as gr
 from playground.policy import Policy
 from playground.preload import start_preload
 from playground.ui import (
+    arena_tab,
     attach,
     conversation_layout,
     keyless,
@@ -108,6 +109,8 @@ def build_demo(settings: Settings | None = None, policy: Policy | None = None) -
                                      keys, compare_concurrency())
         with gr.Tab(scenarios_tab.TAB_TITLE, id="scenarios"):
             scenarios_tab.build(sessions, keys)
+        with gr.Tab(arena_tab.TAB_TITLE, id="arena") as arena:
+            arena_tab.build(sessions, keys, arena, compare_concurrency())
         with gr.Tab("Local models", id="local") as local_tab:
             local_download = local_panel.build(sessions, local_tab)
         with gr.Tab("Settings", id="settings"):
