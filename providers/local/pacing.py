@@ -4,8 +4,8 @@ once, then at most every :data:`HAND_OVER_EVERY_S`.
 Why a throttle at all: each hand-over wakes someone who competes for the same two cores
 and, in the app's process, for the GIL. The ``onnx`` worker
 (:mod:`providers.local.onnx_worker`) sends over a pipe, and the app's reader thread and
-event loop wake for every message: one per token cost the 1.45 ms/token benchmark model
-3 % of its speed at 5 ms batches, nothing measurable at 20 ms (bench/onnx_decode.py). The
+event loop wake for every message: a message every 5 ms cost the 1.45 ms/token benchmark
+model 3 % of its speed, every 20 ms nothing measurable (bench/onnx_decode.py). The
 ``transformers`` thread (:mod:`providers.local.threaded`) wakes the event loop and then
 waits for it to take the batch (its back-pressure): a hand-over per token cost a fast
 model 10-20 % of its speed. One constant serves both: with a producer that spends 80 % of
