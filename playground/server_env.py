@@ -1,4 +1,5 @@
-"""The web app's and CLI's own variables (the providers' are in :mod:`providers.registry`).
+"""The web app's and CLI's own variables (each provider's are in its module's ``SPEC``,
+collected by :mod:`providers.registry`).
 
 Every one is read through :class:`providers.settings.Settings` (environment, ``.env``,
 session); declared here so ``.env.example`` is generated from the same list
