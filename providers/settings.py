@@ -12,6 +12,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -81,6 +82,9 @@ class Settings:
         Exact values of at least MIN_SECRET_CHARS only: a shorter "key" (a word such as
         ``NVIDIA``) would censor that word everywhere; no real key is that short."""
         found = {self._values[n] for n in self._secret_names if n in self._values}
+        # A password inside a URL (PLAYGROUND_DB=postgresql://user:PASSWORD@host/db, a
+        # base URL with credentials) is a secret too, whatever the variable is called.
+        found.update(p for value in self._values.values() for p in _url_passwords(value))
         return sorted((s for s in found if len(s) >= MIN_SECRET_CHARS), key=len,
                       reverse=True)
 
@@ -91,3 +95,13 @@ class Settings:
             digest.update(f"{name}={self._values.get(name, '')}\0".encode())
         return digest.hexdigest()
 
+
+def _url_passwords(value: str) -> set[str]:
+    """The password of ``scheme://user:password@host...`` as written and decoded."""
+    if "://" not in value or "@" not in value:
+        return set()
+    try:
+        password = urlsplit(value).password
+    except ValueError:
+        return set()
+    return {password, unquote(password)} if password else set()

@@ -46,3 +46,18 @@ def test_redacting_filter_covers_args_and_tracebacks() -> None:
     RedactingFilter(["sk-secret-1234"]).filter(record)
     assert record.getMessage() == "key=***"
     assert "sk-secret-1234" not in record.exc_text and "boom ***" in record.exc_text
+
+
+def test_a_password_inside_a_database_url_is_a_secret() -> None:
+    from providers.settings import Settings
+
+    settings = Settings.load(dotenv_path=None, environ={
+        "PLAYGROUND_DB": "postgresql://teacher:cl%40ss-pass-2026@127.0.0.1:5432/arena",
+        "OPENAI_COMPAT_BASE_URL": "http://127.0.0.1:8080/v1"})
+    secrets = settings.secret_values()
+    assert "cl@ss-pass-2026" in secrets and "cl%40ss-pass-2026" in secrets
+    assert not any("127.0.0.1" in s or "teacher" in s for s in secrets)  # nothing else
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "could not connect: %s",
+                               ("password cl@ss-pass-2026 refused",), None)
+    RedactingFilter(secrets).filter(record)
+    assert record.getMessage() == "could not connect: password *** refused"
