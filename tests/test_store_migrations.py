@@ -114,7 +114,7 @@ def test_a_database_from_a_newer_version_is_refused(store_db: str) -> None:
     with Store(store_db) as store, store.engine.begin() as db:
         db.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(RuntimeError, match=r"newer version of the playground \(schema 9999; "
-                                           r"this one knows up to 0002\)"):
+                                           r"this one knows up to 0003\)"):
         Store(store_db)
 
 

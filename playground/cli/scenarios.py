@@ -170,7 +170,7 @@ def render_run(rows: Sequence[RunRow], groups: Sequence[dict[str, Any]] | None) 
                   frame_text(summary[columns])]
     frame = rows_frame(rows)
     if not frame.empty:
-        columns = ["case", "group", "repeat", "warmup", "mode", "target", "status", "error_kind",
+        columns = ["case", "turn", "group", "repeat", "warmup", "mode", "target", "status", "error_kind",
                    "ttft_ms", "total_ms", "decode_tokens_per_s", "checks_passed", "checks_total"]
         lines += ["", frame_text(frame[columns])]
     for row in rows:

@@ -165,14 +165,15 @@ def markdown(meta: dict[str, Any], rows: Sequence[RunRow], *, run_id: int | None
     lines += comparison_table(summarize(rows))
     measured = [r for r in rows if not r.warmup]
     lines += ["", "## Checks", ""]
-    lines += _table(["case", "group", "repeat", "check", "result", "detail"], [
-        [r.case, r.group, r.repeat, c.name, "pass" if c.passed else "FAIL", c.detail]
-        for r in measured for c in r.checks])
+    lines += _table(["case", "turn", "group", "repeat", "check", "result", "detail"], [
+        [r.case, r.result.turn, r.group, r.repeat, c.name, "pass" if c.passed else "FAIL",
+         c.detail] for r in measured for c in r.checks])
     lines += ["", "## Answers (first measured run)", ""]
     for row in measured:
         if row.repeat != 1:
             continue
-        lines.append(f"### {row.case} / {row.group}: `{row.result.target}` ({row.result.status})")
+        lines.append(f"### {row.case} / {row.group}, turn {row.result.turn}: "
+                     f"`{row.result.target}` ({row.result.status})")
         lines += [f"- note: {n}" for n in row.result.notices]
         if row.result.error:
             lines.append(f"- error ({row.result.error_kind}): {row.result.error}")

@@ -77,6 +77,7 @@ class RunHistory:
         values: dict[str, Any] = {
             "run_id": run_id, "seq": seq, "case_id": row.case, "group_name": row.group,
             "repeat": row.repeat, "warmup": int(row.warmup), "mode": row.mode,
+            "turn": r.turn,
             **{name: getattr(r, name) for name in RESULT_NAMES},
             "notices": json.dumps(r.notices, ensure_ascii=False),
             "details": json.dumps(r.details, ensure_ascii=False, default=str),
@@ -117,6 +118,7 @@ class RunHistory:
 def _run_row(record: RowMapping) -> RunRow:
     fields = {name: record[name] for name in RESULT_NAMES}
     fields["partial"] = bool(fields["partial"])
+    fields["turn"] = record["turn"]  # 1 for rows written before revision 0003
     result = TargetResult(**fields, notices=json.loads(record["notices"]),
                           details=json.loads(record["details"]))
     checks = [CheckResult(**c) for c in json.loads(record["checks"])]

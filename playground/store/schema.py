@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 metadata = MetaData()
@@ -96,6 +97,9 @@ rows = Table(
     Column("details", Text, nullable=False),
     Column("checks", Text, nullable=False),
     Column("recorded_at", Text, nullable=False),
+    # Revision 0003: the conversation turn of the row (1 for a single prompt, and for
+    # every row written before multi-turn cases existed).
+    Column("turn", Integer, nullable=False, server_default=text("1")),
 )
 
 # Saved comparisons (issue 15): the whole document as JSON, plus what a list shows.
