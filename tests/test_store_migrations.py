@@ -141,3 +141,23 @@ def test_other_databases_are_refused_and_passwords_never_shown() -> None:
         database.database_url("mysql://u:p@h/db")
     assert database.location("postgresql://u:hunter2hunter2@h/db") == "postgresql://u:***@h/db"
     assert database.location("h.db") == "h.db"
+
+
+def test_a_replica_that_read_no_revision_just_before_another_migrated_starts(
+        store_db: str, monkeypatch) -> None:
+    """Two replicas start at once: one reads "no revision", the other then migrates and
+    commits; the first must see a current database, not a foreign one."""
+    Store(store_db).close()  # the other replica's migration, committed
+    engine = database.open_engine(store_db)
+    real_current = database.current
+    reads = [()]  # the first read saw no revision yet; later reads see the truth
+
+    def current(connection):
+        return reads.pop() if reads else real_current(connection)
+    monkeypatch.setattr(database, "current", current)
+    try:
+        database.migrate(engine)
+        with engine.connect() as db:
+            assert real_current(db) == (database.head(),)
+    finally:
+        engine.dispose()
