@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+from fake_services.nim_vlm import inline_image_problem
 from fake_services.openai_wire import StreamSpec, chat_stream, role_event_count
 from fake_services.server import FakeServer, Recorded, Reply, Responder, json_reply, timed
 
@@ -71,8 +72,8 @@ def conversation_problem(messages: object) -> str | None:
     """Why ``messages`` is not a conversation a Phi chat template takes (vLLM's and
     llama.cpp's templates refuse these too): an optional system message first, then
     user and assistant turns alternating from a user turn to a user turn; images
-    (``image_url`` parts, Ollama ``images``, inline ``<img>``) only in user turns.
-    None when it is one."""
+    (``image_url`` parts, Ollama ``images``) only in user turns. None when it is one.
+    (Inline ``<img>`` text is read only by NIM's VLM route: ``nim_vlm``.)"""
     if not isinstance(messages, list) or not messages:
         return "messages must be a non-empty list"
     turns = messages[1:] if messages[0].get("role") == "system" else messages
@@ -84,7 +85,7 @@ def conversation_problem(messages: object) -> str | None:
         content = message.get("content")
         has_image = bool(message.get("images")) or (
             isinstance(content, list) and any(p.get("type") == "image_url" for p in content)
-        ) or (isinstance(content, str) and "<img " in content)
+        )
         if expected == "assistant" and has_image:
             return f"turn {index + 1}: an assistant message carries no images"
     if len(turns) % 2 == 0:
@@ -97,13 +98,18 @@ def bearer_ok(request: Recorded, key: str | None) -> bool:
 
 
 def openai_chat(behaviours: Behaviours, *, flavour: str = "openai", key: str | None = None,
-                unauthorized: Reply | None = None, model: str | None = None) -> Responder:
-    """A chat-completions endpoint streaming ``flavour`` frames at each model's pace."""
+                unauthorized: Reply | None = None, model: str | None = None,
+                inline_images: bool = False) -> Responder:
+    """A chat-completions endpoint streaming ``flavour`` frames at each model's pace
+    (``inline_images``: it reads ``<img`` tags in the text, as NIM's VLM route does)."""
     def respond(request: Recorded) -> Reply:
         if not bearer_ok(request, key):
             return unauthorized or json_reply(401, OPENAI_401)
         body = request.json
-        if (problem := conversation_problem(body.get("messages"))) is not None:
+        problem = conversation_problem(body.get("messages"))
+        if problem is None and inline_images:
+            problem = inline_image_problem(body["messages"])
+        if problem is not None:
             return json_reply(400, {"error": {"message": problem, "type": "BadRequestError",
                                               "code": 400}})
         served = model or body.get("model", "")
@@ -205,7 +211,7 @@ def wire_all(server: FakeServer, behaviours: Behaviours) -> dict[str, str]:
     server.on("POST", "/nim/v1/chat/completions", nim)
     server.on("POST", "/nim" + VLM_PATH, openai_chat(
         behaviours, flavour="vllm", key=KEYS["NVIDIA_API_KEY"],
-        model="microsoft/phi-3-vision-128k-instruct"))
+        model="microsoft/phi-3-vision-128k-instruct", inline_images=True))
     server.on("GET", "/nim/v1/models", model_list(
         ["microsoft/phi-3-mini-4k-instruct", "microsoft/phi-3.5-mini-instruct",
          "microsoft/phi-3.5-vision-instruct"]))

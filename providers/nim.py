@@ -4,12 +4,17 @@ Phi-3-vision is served on ``{NIM_VLM_BASE_URL}/<model>`` where the URL selects t
 model and images travel inline in the text as ``<img src="data:...">``; NVIDIA's
 reference refuses more than 180,000 characters of base64 inline (NVIDIA's API reference
 for the Phi-3-vision model).
+
+The VLM server reads ``<img`` tags from the text of every message, so a ``<img`` that is
+not ours (a user pasting HTML, an earlier answer quoting a tag) would be read as an
+image: the route writes it as ``&lt;img`` (the model still reads the text) and says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -39,6 +44,12 @@ SPEC = ProviderSpec(
     needs="key")
 
 VLM_INLINE_LIMIT = 180_000  # base64 characters per image, NVIDIA's documented limit
+# The start of an image tag as the VLM server would find it in a message's text; any
+# case, as an HTML reader would (its exact matching is not documented, so be broad).
+IMG_TAG_START = re.compile(r"<(?=img)", re.IGNORECASE)
+STRAY_IMG_NOTE = ("{count} `<img` in the conversation's text written as `&lt;img`, so that "
+                  "NVIDIA's VLM route does not read it as an image tag (the model still "
+                  "reads the text).")
 
 
 class NimProvider(OpenAIStyleProvider):
@@ -132,13 +143,32 @@ def fit_conversation(request: ChatRequest) -> tuple[ChatRequest, list[str]]:
 
 def vlm_body(request: ChatRequest) -> tuple[dict[str, Any], list[str]]:
     """The VLM body: string content with inline ``<img>`` tags in the turn that had the
-    images, every turn oldest first, no ``model`` key.
+    images, every turn oldest first, no ``model`` key; any ``<img`` already in a text
+    is neutralized (:func:`neutralize_img_tags`), with a note.
 
     Images normally arrive fitted (``prepare_request``); one that does not is fitted
     here, so a direct call still obeys the limit."""
     fitted, notes = fit_conversation(request)
-    messages = [{"role": "system", "content": request.system}] if request.system else []
+    stray = 0
+
+    def text_only(text: str) -> str:
+        nonlocal stray
+        escaped, found = neutralize_img_tags(text)
+        stray += found
+        return escaped
+
+    messages = ([{"role": "system", "content": text_only(request.system)}]
+                if request.system else [])
     for turn in fitted.turns():
         tags = [f'<img src="{image.data_url()}" />' for image in turn.images]
-        messages.append({"role": turn.role, "content": " ".join([turn.text, *tags])})
+        messages.append({"role": turn.role, "content": " ".join([text_only(turn.text), *tags])})
+    if stray:
+        notes.append(STRAY_IMG_NOTE.format(count=stray))
     return {"messages": messages, "stream": True, **sampling_options(request)}, notes
+
+
+def neutralize_img_tags(text: str) -> tuple[str, int]:
+    """``text`` with every ``<img`` (any case) written ``&lt;img``, and how many there
+    were: the VLM server then finds no image tag in it, and the model reads the same
+    words."""
+    return IMG_TAG_START.subn("&lt;", text)
