@@ -40,7 +40,8 @@ SPEC = ProviderSpec(
     route_hint="NVIDIA NIM",
     service="NVIDIA NIM (hosted)",
     sdk="`openai`; Phi-3-vision on the VLM route with inline `<img>` (images over "
-        "180,000 base64 characters are downscaled, with a note)",
+        "180,000 base64 characters are downscaled, and a `<img` already in the text is "
+        "written `&lt;img`, each with a note)",
     needs="key")
 
 VLM_INLINE_LIMIT = 180_000  # base64 characters per image, NVIDIA's documented limit
