@@ -18,6 +18,7 @@ from typing import Any
 from playground import engine_limits as limits
 from playground.causes import explain_cut_off
 from playground.dispatch_gate import start_target, until_answered
+from playground.engine_prepare import FittedRequests, fit_requests, prepare_providers
 from playground.heap import RunHold
 from playground.metrics import Recorder, TargetResult, turn_of, warm_up
 from playground.pool import ProviderPool
@@ -30,7 +31,6 @@ from providers.errors import (
     BadResponseError,
     ProviderError,
     RateLimitError,
-    UnavailableError,
     redact,
 )
 from providers.settings import Settings
@@ -68,8 +68,7 @@ class Comparison:
         self._preparing: asyncio.Task[list[Provider | None]] | None = None
         self._ready: list[Provider | None] = []  # each target's provider, once prepared
         self._held: list[Provider] = []  # acquired from the pool, released at the end
-        # Index -> (the request as its provider fitted it, notices about the fitting).
-        self._requests: dict[int, tuple[ChatRequest, list[str]]] = {}
+        self._requests: FittedRequests = {}  # filled by engine_prepare.fit_requests
         self._stop_requested = False
         self._heap = RunHold()  # the garbage collector kept out of the windows
 
@@ -168,41 +167,17 @@ class Comparison:
             task.cancel()
 
     async def _prepare_all(self) -> list[Provider | None]:
-        """Get and prepare each target's provider before any clock starts; a target
-        whose provider cannot be set up records the error and is not dispatched."""
-        ready: list[Provider | None] = []
-        for target, result in zip(self.targets, self.results):
-            try:
-                provider = self.pool.acquire(target.provider, self.settings)
-                self._held.append(provider)
-                await provider.prepare(target.model)
-                ready.append(provider)
-            except ProviderError as exc:
-                Recorder(result).fail(exc, time.perf_counter(), self._redacted(exc.message))
-                ready.append(None)
-            except OSError as exc:  # a local file that cannot be read: this target only
-                error = UnavailableError(f"{target}: a local file cannot be read "
-                                         f"({exc.strerror or type(exc).__name__}).")
-                Recorder(result).fail(error, time.perf_counter(), error.message)
-                ready.append(None)
-        await self._prepare_requests(ready)
+        """Get and prepare each target's provider, then fit each request, before any
+        clock starts (playground.engine_prepare); a target that cannot be set up records
+        the error and is not dispatched."""
+        ready = await prepare_providers(self.targets, self.pool, self.settings, self._held,
+                                        self._fail_unsent)
+        await fit_requests(ready, self.requests, self._requests, self._fail_unsent)
         return ready
 
-    async def _prepare_requests(self, ready: list[Provider | None]) -> None:
-        """Each provider fits its request (image downscaling and the like) in a worker
-        thread, all at once, before any clock starts: CPU work must neither stall the
-        event loop (every session's streams) nor land inside a TTFT. A target whose
-        request cannot be fitted records the error and is not dispatched."""
-        async def fit(index: int, provider: Provider) -> None:
-            try:
-                self._requests[index] = await asyncio.to_thread(provider.prepare_request,
-                                                                self.requests[index])
-            except ProviderError as exc:
-                Recorder(self.results[index]).fail(exc, time.perf_counter(),
-                                                   self._redacted(exc.message))
-                ready[index] = None
-
-        await asyncio.gather(*(fit(i, p) for i, p in enumerate(ready) if p is not None))
+    def _fail_unsent(self, index: int, error: ProviderError) -> None:
+        Recorder(self.results[index]).fail(error, time.perf_counter(),
+                                           self._redacted(error.message))
 
     async def _run_target(self, index: int, provider: Provider | None,
                           queue: asyncio.Queue[int | None]) -> None:
