@@ -89,8 +89,9 @@ def _onnx_tokenizer(path: str) -> Any:
 
 def transformers_counter(model: str, settings: Settings) -> LocalCounter:
     """``config.json``'s ``max_position_embeddings`` and the very inputs the provider
-    builds (:func:`providers.local.transformers.model_inputs`), images included."""
-    from providers.local.transformers import cached_snapshot, model_inputs
+    builds (:func:`providers.local.transformers_run.model_inputs`), images included."""
+    from providers.local.transformers import cached_snapshot
+    from providers.local.transformers_run import model_inputs
 
     provider = providers.create("transformers", settings)
     provider.check_configured()
@@ -108,7 +109,7 @@ def _hf_tokenizer(source: str) -> Any:
     """The provider's HFModel without weights: tokenizer, processor and context."""
     import transformers as tf
 
-    from providers.local.transformers import HFModel
+    from providers.local.transformers_run import HFModel
 
     try:
         processor = tf.AutoProcessor.from_pretrained(source, local_files_only=True)
