@@ -14,8 +14,8 @@ import argparse
 import sys
 
 from playground import saved
+from playground.cli import run_history
 from playground.cli import saved as comparisons
-from playground.cli import scenarios
 from playground.cli.checks import DATABASE_ERRORS, database_message
 from playground.store import Store, default_db, location
 
@@ -50,17 +50,17 @@ def history_command(args: argparse.Namespace) -> int:
         return _list_comparisons(args)
     if args.action == "list":
         args.run_id = None
-        status = scenarios.history_command(args)
+        status = run_history.history_command(args)
         if status == 0 and args.format == "table":
             status = _list_comparisons(args, heading="\nsaved comparisons:")
         return status
     item = (args.item_id or "").strip()
     if item.isdigit() and len(item) <= RUN_ID_DIGITS:
         args.run_id = int(item)
-        return scenarios.history_command(args)
+        return run_history.history_command(args)
     if not item:
         args.run_id = None
-        return scenarios.history_command(args)  # says what is missing
+        return run_history.history_command(args)  # says what is missing
     try:
         return comparisons.comparison_command(args, saved.checked_id(item))
     except saved.ShareError:

@@ -1,5 +1,5 @@
-"""CLI commands for scenario packs: ``run``, ``scenarios`` and the runs half of
-``history`` (its arguments: ``playground.cli.history``).
+"""CLI commands for scenario packs: ``run`` and ``scenarios`` (the runs half of
+``history`` is ``playground.cli.run_history``).
 
 ``run`` exit status: 0 every row ok, 1 some target failed (or, with ``--fail-on-checks``,
 some check failed), 2 nothing was sent (bad scenario file, bad --target, bad input).
@@ -32,7 +32,7 @@ from playground.engine import ProviderPool
 from playground.scenarios.files import ScenarioFileError, load_all, load_scenario, scenario_files
 from playground.scenarios.model import SCENARIOS_DIR, Scenario
 from playground.scenarios.prepared import prepare_cases
-from playground.scenarios.reports import export, markdown, rows_frame, run_document, summarize
+from playground.scenarios.reports import export, rows_frame, run_document, summarize
 from playground.scenarios.routing import resolve_routes
 from playground.scenarios.runner import RunOptions, RunRow, ScenarioRun
 from playground.store import Store, default_db, location
@@ -242,57 +242,3 @@ async def _describe_packs(packs: Sequence[Scenario], settings: Settings) -> str:
     finally:
         await pool.aclose()
     return "\n".join(lines).lstrip("\n")
-
-
-def history_command(args: argparse.Namespace) -> int:
-    if args.action == "export" and (problems := out_problems(args.out)):
-        print("\n".join(problems), file=sys.stderr)
-        return 2
-    try:
-        return _history(args)
-    except DATABASE_ERRORS as exc:
-        message = database_message(location(args.db or default_db()), exc)
-        print(message[0].upper() + message[1:], file=sys.stderr)
-        return 2
-
-
-def _history(args: argparse.Namespace) -> int:
-    store = Store(args.db)
-    try:
-        if args.action == "list":
-            runs = store.runs(args.limit)
-            print(json.dumps(runs, ensure_ascii=False, indent=2) if args.format == "json"
-                  else render_history(runs))
-            return 0
-        if args.run_id is None or (args.action == "export" and not args.out):
-            print(f"history {args.action} needs a RUN_ID"
-                  + (" and --out FILE" if args.action == "export" else ""), file=sys.stderr)
-            return 2
-        try:
-            run = store.load_run(args.run_id)
-        except KeyError:
-            print(f"There is no run {args.run_id} in {store.location}.", file=sys.stderr)
-            return 2
-        if args.action == "show":
-            print(markdown(run.meta, run.rows, run_id=run.id, status=run.status))
-            return 0
-        try:
-            export(args.out, run.meta, run.rows, run_id=run.id, status=run.status,
-                   wall_ms=run.wall_ms)
-        except (ValueError, OSError) as exc:  # not the database's fault: say so apart
-            print(f"--out {args.out} could not be written ({exc}).", file=sys.stderr)
-            return 2
-        print(f"Run {run.id} written to {args.out}.", file=sys.stderr)
-        return 0
-    finally:
-        store.close()
-
-
-def render_history(runs: Sequence[dict[str, Any]]) -> str:
-    if not runs:
-        return "No runs yet: try `python -m playground run chinese-qa`."
-    frame = pd.DataFrame(runs)
-    # A run still marked running was either still going or its process was killed.
-    frame["status"] = frame["status"].replace("running", "unfinished")
-    columns = ["id", "scenario_id", "started_at", "status", "rows", "failed", "title"]
-    return frame_text(frame[columns])
