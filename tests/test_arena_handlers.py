@@ -257,3 +257,16 @@ def test_a_database_that_does_not_answer(env, tmp_path) -> None:
     broken = ArenaHandlers(Sessions(Settings(nowhere), Policy()))
     with pytest.raises(gr.Error, match="database cannot be used"):
         battle_frames(broken)
+
+
+def test_two_replicas_balance_the_class_pairs_from_the_store(server, fakes, behaviours,
+                                                             tmp_path) -> None:
+    env = arena_env(server, fakes, behaviours, pool=f"{OWL},{LYNX},{BROKEN}")
+    db = str(tmp_path / "class.db")
+    replicas = [arena_handlers(env, db), arena_handlers(env, db)]
+    for n in range(6):
+        battle_frames(replicas[n % 2], class_text="bio")
+    # Three pairs, each twice (a failed battle counts: its pair was drawn and shown),
+    # though each replica drew only three battles.
+    assert set(replicas[0].arena().store.pair_counts("bio").values()) == {2}
+    assert all(r.drawer.drawn("bio") == {} for r in replicas)  # recorded: no longer drawn
