@@ -29,7 +29,7 @@ from playground.store import Store, StoreError, VoteRefused, default_db
 from playground.ui import arena_view as view
 from playground.ui import render
 from playground.ui.live import LiveRun
-from playground.ui.session import Sessions, session_key
+from playground.ui.session import ARENA, Sessions, session_key
 from playground.validate import InputError, check_request
 from providers import Target
 from providers.base import ChatRequest
@@ -132,7 +132,7 @@ class ArenaHandlers:
                                       category=kind, pool=self.sessions.pool(),
                                       settings=settings, timeout_s=DEFAULT_TIMEOUT_S)
             run = LiveRun(battle.comparison)
-            self.sessions.start(session, run)
+            self.sessions.start(session, run, ARENA)
             yield self._frame(battle, first=True)
             run.start()
             async for frame in run.frames():
@@ -142,7 +142,7 @@ class ArenaHandlers:
         finally:
             if run is not None:
                 await run.close()
-                self.sessions.finish(session, run)
+                self.sessions.finish(session, run, ARENA)
             # Recorded by now (the store counts it), or never will be (page closed).
             self.drawer.done(*pair, code)
             slot.close()
