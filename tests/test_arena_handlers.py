@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -257,3 +258,67 @@ def test_a_database_that_does_not_answer(env, tmp_path) -> None:
     broken = ArenaHandlers(Sessions(Settings(nowhere), Policy()))
     with pytest.raises(gr.Error, match="database cannot be used"):
         battle_frames(broken)
+
+
+def test_two_replicas_balance_the_class_pairs_from_the_store(server, fakes, behaviours,
+                                                             tmp_path) -> None:
+    env = arena_env(server, fakes, behaviours, pool=f"{OWL},{LYNX},{BROKEN}")
+    db = str(tmp_path / "class.db")
+    replicas = [arena_handlers(env, db), arena_handlers(env, db)]
+    for n in range(6):
+        battle_frames(replicas[n % 2], class_text="bio")
+    # Three pairs, each twice (a failed battle counts: its pair was drawn and shown),
+    # though each replica drew only three battles.
+    assert set(replicas[0].arena().store.pair_counts("bio").values()) == {2}
+    assert all(r.drawer.drawn("bio") == {} for r in replicas)  # recorded: no longer drawn
+
+
+def test_compares_stop_leaves_the_arena_battle_of_the_same_tab(env, tmp_path,
+                                                               behaviours) -> None:
+    """One tab runs a comparison and a battle at once; Compare's Stop (also the
+    follow-ups' Stop) ends the comparison only: the battle finishes and is voted."""
+    from playground.ui.handlers import RunHandlers
+    from playground.ui.session import ARENA, COMPARE
+    from tests.ui_support import form
+    for model in ("zoo/arena-owl-7b", "arena-lynx-3b"):
+        behaviours.set(model, pieces=[f"w{i} " for i in range(30)], interval_s=0.05)
+    arena = arena_handlers(env, str(tmp_path / "a.db"))
+    runs = RunHandlers(arena.sessions)  # one server: Compare and the arena share Sessions
+    sessions, tab = arena.sessions, request().session_hash
+
+    def streaming() -> list[Any]:
+        """The tab's runs (either scope) that have text."""
+        return [r for scope in (COMPARE, ARENA) for r in sessions.running(tab, scope)
+                if r.comparison.results[0].text]
+
+    async def go() -> tuple[Any, list[list[Any]]]:
+        battle_frames: list[list[Any]] = []
+
+        async def compare() -> None:
+            async for _ in runs.compare(*form([LYNX]), request=request()):
+                pass
+
+        async def battle() -> None:
+            async for frame in arena.battle("", "", "Hello?", {}, request()):
+                battle_frames.append(frame)
+        tasks = [asyncio.create_task(compare()), asyncio.create_task(battle())]
+        try:
+            async with asyncio.timeout(60):
+                while len(streaming()) < 2:
+                    await asyncio.sleep(0.01)  # both have text: both are mid-stream
+                compared, = [r for r in streaming() if len(r.comparison.results) == 1]
+                await runs.stop(request())
+                await asyncio.gather(*tasks)
+        finally:
+            await sessions.close_pool()
+        return compared.comparison, battle_frames
+
+    comparison, frames = asyncio.run(go())
+    assert [r.status for r in comparison.results] == ["stopped"]
+    battle = frames[-1][-1]
+    assert [r.status for r in battle.results] == ["ok", "ok"] and not battle.failed
+    assert all(r.text.endswith("w29 ") for r in battle.results)  # streamed to the end
+    assert all(b["interactive"] is True for b in frames[-1][VOTES])
+    vote(arena, battle, "tie")
+    assert arena.arena().store.votes_count("class") == 1
+    assert sessions.running(tab, COMPARE) == sessions.running(tab, ARENA) == []

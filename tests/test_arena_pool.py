@@ -15,9 +15,11 @@ from playground.arena.pool import (
     PairDrawer,
     class_code,
     configured_pool,
+    pair_of,
     parse_pool,
     ready_targets,
 )
+from playground.store import BattleRecord, Store
 from playground.validate import InputError
 from providers import Target
 from providers.readiness import READY, SERVER_DOWN, Readiness
@@ -41,13 +43,62 @@ def test_pairs_come_about_equally_often_with_sides_shuffled() -> None:
     assert all(150 - 40 <= n <= 150 + 40 for n in sides.values()), sides
 
 
-def test_balance_holds_when_the_ready_set_changes() -> None:
+def test_a_target_ready_later_catches_up() -> None:
     drawer = PairDrawer(random.Random(1))
     targets = parse_pool(POOL)
-    for _ in range(30):
-        drawer.draw(targets[:3])
-    counts = Counter(frozenset(map(str, drawer.draw(targets))) for _ in range(60))
-    assert max(counts.values()) - min(counts.values()) <= 1
+    early = Counter(frozenset(map(str, drawer.draw(targets[:3]))) for _ in range(30))
+    assert set(early.values()) == {10}  # the fourth target was not ready
+    late = Counter(frozenset(map(str, drawer.draw(targets))) for _ in range(30))
+    # Its three pairs first, until the class's counts are level again.
+    assert not set(late) & set(early) and set(late.values()) == {10}
+    assert set(drawer.drawn().values()) == {10} and len(drawer.drawn()) == 6
+
+
+def test_two_replicas_on_one_store_keep_the_class_balanced(store_db: str) -> None:
+    """Each replica has its own drawer and store connection; they take turns (as a load
+    balancer would send a class's battles), and the class's pairs stay balanced."""
+    targets = parse_pool(POOL)
+    replicas = [(PairDrawer(random.Random(seed)), Store(store_db)) for seed in (1, 2)]
+    sides: Counter[str] = Counter()
+    try:
+        for n in range(60):
+            drawer, store = replicas[n % 2]
+            a, b = drawer.draw(targets, store.pair_counts("bio"), "bio")
+            store.record_battle(BattleRecord("bio", "Hi?", str(a), str(b), "", ""))
+            drawer.done(a, b, "bio")
+            counts = store.pair_counts("bio")
+            done = n + 1
+            # Within one of equal after every battle, whichever replica drew it.
+            assert sum(counts.values()) == done
+            assert max(counts.get(p, 0) for p in pairs_of(targets)) - \
+                min(counts.get(p, 0) for p in pairs_of(targets)) <= 1, counts
+            sides[str(a)] += 1
+        assert set(replicas[0][1].pair_counts("bio").values()) == {10}
+        assert replicas[0][0].drawn("bio") == replicas[1][0].drawn("bio") == {}
+        # Each target is Model A in about half of its 30 battles (seeded; ±3.6 sd).
+        assert all(5 <= n <= 25 for n in sides.values()), sides
+    finally:
+        for _, store in replicas:
+            store.close()
+
+
+def pairs_of(targets) -> list[tuple[str, str]]:
+    return [pair_of(a, b) for i, a in enumerate(targets) for b in targets[i + 1:]]
+
+
+def test_battles_drawn_and_not_yet_recorded_count_too() -> None:
+    """A class pressing "New battle" together on one replica: no battle is recorded yet,
+    and still the pairs are spread, the store's counts added to this replica's draws."""
+    drawer = PairDrawer(random.Random(3))
+    targets = parse_pool(POOL)
+    recorded = {pair_of(targets[0], targets[1]): 5}  # the other replica's battles
+    drawn = [pair_of(*drawer.draw(targets, recorded, "bio")) for _ in range(5)]
+    assert sorted(drawn) == sorted(p for p in pairs_of(targets) if p not in recorded)
+    assert drawer.drawn("chem") == {}  # per class
+    for pair in drawn:
+        drawer.done(*pair, "bio")
+    drawer.done(*drawn[0], "bio")  # once too often: ignored
+    assert drawer.drawn("bio") == {}
 
 
 def test_pool_from_the_teacher_or_the_environment() -> None:

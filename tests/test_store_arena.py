@@ -101,3 +101,17 @@ def test_times_read_back_aware_in_utc(store_db: str) -> None:
 def test_a_class_code_is_bounded(store_db: str, code: str) -> None:
     with Store(store_db) as store, pytest.raises(ValueError, match="class code"):
         store.record_battle(battle(code))
+
+
+def test_pair_counts_merge_sides_and_keep_classes_apart(store_db: str) -> None:
+    with Store(store_db) as store:
+        assert store.pair_counts("class-1") == {}
+        owl, lynx, kite = "nim:owl", "openai:lynx", "ollama:kite"
+        for a, b, code, failed in ((owl, lynx, "class-1", False), (lynx, owl, "class-1", True),
+                                   (kite, owl, "class-1", False), (owl, lynx, "class-2", False)):
+            store.record_battle(battle(code, target_a=a, target_b=b, failed=failed))
+        # Either side, failed or not: the pair was drawn and shown.
+        assert store.pair_counts("class-1") == {(owl, lynx): 2, (owl, kite): 1}
+        assert store.pair_counts("class-2") == {(owl, lynx): 1}
+        with pytest.raises(ValueError, match="class code"):
+            store.pair_counts("")

@@ -3,8 +3,9 @@
 The pool is the teacher's pick in the Arena tab, else ``PLAYGROUND_ARENA_TARGETS``
 (comma-separated ``PROVIDER:MODEL``), read through :class:`providers.settings.Settings`
 like every other variable. Pairs are drawn among the targets that are ready now
-(:mod:`providers.readiness`), the least-drawn pairs first, so that each pair comes about
-equally often; which side is "Model A" is a coin toss.
+(:mod:`providers.readiness`), the pairs with the fewest battles in the class first (as the
+store recorded them on every replica), so that each pair comes about equally often;
+which side is "Model A" is a coin toss.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 
 import providers
@@ -90,27 +92,64 @@ def ready_targets(pool: Sequence[Target], settings: Settings,
     return ready
 
 
+Pair = tuple[str, str]  # two target names, sorted
+
+
+def pair_of(first: Target | str, second: Target | str) -> Pair:
+    """The pair two targets make, whichever side each took."""
+    low, high = sorted((str(first), str(second)))
+    return low, high
+
+
 class PairDrawer:
     """Draws battle pairs so that every pair of a pool comes about equally often:
-    among the pairs drawn least so far (per pool), one at random, sides shuffled.
-    Thread-safe; counts are per process (each replica balances its own battles)."""
+    among the pairs with the fewest battles, one at random, sides shuffled.
+
+    The battles counted are those the store ``recorded`` for the class (every replica's,
+    :meth:`playground.store.Store.pair_counts`) plus the ones this process drew and has
+    not yet recorded (:meth:`done` ends that), so that a class pressing "New battle"
+    together is spread over the pairs too. A battle still streaming on another replica
+    counts once it is recorded. Thread-safe."""
 
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.SystemRandom()
-        self._counts: dict[tuple[str, ...], dict[tuple[str, str], int]] = {}
+        self._drawn: dict[str, Counter[Pair]] = {}  # class -> drawn, not yet recorded
         self._lock = threading.Lock()
 
-    def draw(self, ready: Sequence[Target]) -> tuple[Target, Target]:
-        """(Model A, Model B) from ``ready`` (at least two targets)."""
+    def draw(self, ready: Sequence[Target], recorded: Mapping[Pair, int] | None = None,
+             class_code: str = "") -> tuple[Target, Target]:
+        """(Model A, Model B) from ``ready`` (at least two targets), given the battles
+        the class ``recorded`` per pair (None: none); counted as drawn until
+        :meth:`done`."""
         if len(ready) < 2:
             raise ValueError("a battle needs two targets")
         by_name = {str(t): t for t in ready}
-        key = tuple(sorted(by_name))
-        pairs = list(combinations(key, 2))
+        pairs = list(combinations(sorted(by_name), 2))
+        recorded = recorded or {}
         with self._lock:
-            counts = self._counts.setdefault(key, {})
-            fewest = min(counts.get(p, 0) for p in pairs)
-            pair = self._rng.choice([p for p in pairs if counts.get(p, 0) == fewest])
-            counts[pair] = counts.get(pair, 0) + 1
+            drawn = self._drawn.setdefault(class_code, Counter())
+            battles = {p: recorded.get(p, 0) + drawn[p] for p in pairs}
+            fewest = min(battles.values())
+            pair = self._rng.choice([p for p in pairs if battles[p] == fewest])
+            drawn[pair] += 1
             first, second = pair if self._rng.random() < 0.5 else pair[::-1]
         return by_name[first], by_name[second]
+
+    def done(self, first: Target, second: Target, class_code: str = "") -> None:
+        """The battle of ``first`` and ``second`` was recorded (the store counts it now)
+        or never will be: stop counting it as drawn."""
+        pair = pair_of(first, second)
+        with self._lock:
+            drawn = self._drawn.get(class_code)
+            if drawn is None or drawn[pair] <= 0:
+                return
+            drawn[pair] -= 1
+            if drawn[pair] == 0:
+                del drawn[pair]
+            if not drawn:
+                del self._drawn[class_code]
+
+    def drawn(self, class_code: str = "") -> dict[Pair, int]:
+        """The battles this process drew for a class and has not recorded, per pair."""
+        with self._lock:
+            return dict(self._drawn.get(class_code, {}))

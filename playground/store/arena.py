@@ -165,6 +165,21 @@ class Arena:
             row = db.execute(query).mappings().first()
         return None if row is None else _battle(row)
 
+    def pair_counts(self, class_code: str) -> dict[tuple[str, str], int]:
+        """How many battles each pair of targets fought in a class, on every replica:
+        ``{(name, name): battles}``, each pair once with its names sorted (sides do not
+        matter); failed battles count (the pair was drawn and shown). One aggregate
+        query (GROUP BY the two targets), so its cost does not grow with the rows sent."""
+        query = (select(battles.c.target_a, battles.c.target_b, func.count())
+                 .where(battles.c.class_code == _check_code(class_code))
+                 .group_by(battles.c.target_a, battles.c.target_b))
+        counts: dict[tuple[str, str], int] = {}
+        with self.engine.connect() as db:
+            for target_a, target_b, n in db.execute(query):
+                first, second = sorted((target_a, target_b))
+                counts[first, second] = counts.get((first, second), 0) + int(n)
+        return counts
+
     def votes_count(self, class_code: str) -> int:
         """How many votes a class has cast."""
         query = (select(func.count()).select_from(

@@ -29,7 +29,7 @@ from playground.store import Store, StoreError, VoteRefused, default_db
 from playground.ui import arena_view as view
 from playground.ui import render
 from playground.ui.live import LiveRun
-from playground.ui.session import Sessions, session_key
+from playground.ui.session import ARENA, Sessions, session_key
 from playground.validate import InputError, check_request
 from providers import Target
 from providers.base import ChatRequest
@@ -83,7 +83,9 @@ class ArenaHandlers:
             return self._arena
 
     def _pair(self, code: str, keys: dict[str, str] | None) -> tuple[tuple[Target, Target], Any]:
-        """Settings and a fresh pair among the class pool's ready targets (InputError)."""
+        """Settings and a fresh pair among the class pool's ready targets, the pairs with
+        the fewest battles of the class (every replica's) first; InputError. Counted as
+        drawn until :meth:`PairDrawer.done`."""
         settings = self.sessions.settings_for(keys)
         pool = self.pools.get(code) or configured_pool(settings)
         try:
@@ -94,7 +96,8 @@ class ArenaHandlers:
             # A visitor learns nothing about the pool (its names are the blind part).
             raise InputError(["The arena cannot run now: fewer than two of its models "
                               "are ready. Tell the teacher."]) from None
-        return self.drawer.draw(ready), settings
+        recorded = self.arena().store.pair_counts(code)  # one aggregate query
+        return self.drawer.draw(ready, recorded, code), settings
 
     async def battle(self, class_text: str | None, category: str | None, prompt: str | None,
                      keys: dict[str, str] | None,
@@ -108,23 +111,28 @@ class ArenaHandlers:
             kind = clean_category(category)
             if problems := check_request(chat, self.sessions.policy.max_prompt_chars):
                 raise InputError(problems)
+            arena = await asyncio.to_thread(self.arena)  # opened (migrated) on first use
             # In a thread: readiness may probe a local server (short timeout, cached).
             pair, settings = await asyncio.to_thread(self._pair, code, keys)
-            arena = await asyncio.to_thread(self.arena)  # opened (migrated) on first use
-            slot = self._slot(session, request)
+            try:
+                slot = self._slot(session, request)
+            except InputError:
+                self.drawer.done(*pair, code)  # never fought
+                raise
         except InputError as exc:
             raise _refused(exc.problems) from None
         except Exception as exc:  # the database cannot be opened
             log.warning("the arena's store cannot be opened: %s", type(exc).__name__)
             why = exc.message if isinstance(exc, StoreError) else "it did not answer"
             raise _refused([f"The arena's database cannot be used: {why}"]) from None
-        self.sessions.remember_secrets(session, settings)  # keys typed in Settings
-        battle = arena.new_battle(pair, chat, class_code=code, session=session,
-                                  category=kind, pool=self.sessions.pool(),
-                                  settings=settings, timeout_s=DEFAULT_TIMEOUT_S)
-        run = LiveRun(battle.comparison)
-        self.sessions.start(session, run)
+        run: LiveRun | None = None
         try:
+            self.sessions.remember_secrets(session, settings)  # keys typed in Settings
+            battle = arena.new_battle(pair, chat, class_code=code, session=session,
+                                      category=kind, pool=self.sessions.pool(),
+                                      settings=settings, timeout_s=DEFAULT_TIMEOUT_S)
+            run = LiveRun(battle.comparison)
+            self.sessions.start(session, run, ARENA)
             yield self._frame(battle, first=True)
             run.start()
             async for frame in run.frames():
@@ -132,8 +140,11 @@ class ArenaHandlers:
                     yield self._frame(battle, changed=frame.changed)
             yield await self._recorded(battle)
         finally:
-            await run.close()
-            self.sessions.finish(session, run)
+            if run is not None:
+                await run.close()
+                self.sessions.finish(session, run, ARENA)
+            # Recorded by now (the store counts it), or never will be (page closed).
+            self.drawer.done(*pair, code)
             slot.close()
 
     def _slot(self, session: str, request: gr.Request | None) -> ExitStack:

@@ -24,6 +24,8 @@ from providers.public import PUBLIC_FLAG
 from providers.settings import Settings
 
 LOCAL_SESSION = "local"  # handlers called without a Gradio request (tests, scripts)
+# The flows whose runs a Stop ends: Compare (and its follow-ups), and the arena's battles.
+COMPARE, ARENA = "compare", "arena"
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class Sessions:
         # id(pool) -> its sweeper (weak: the loop holds the task while it runs).
         self._sweepers: weakref.WeakValueDictionary[int, asyncio.Task[None]] = \
             weakref.WeakValueDictionary()
-        self._runs: dict[str, set[LiveRun]] = {}
+        self._runs: dict[tuple[str, str], set[LiveRun]] = {}  # (session, scope) -> runs
         # Session -> its settings, for sessions that typed keys of their own; least
         # recently used first out past the capacity (Gradio drops those sessions too).
         self._own_keys: OrderedDict[str, Settings] = OrderedDict()
@@ -144,21 +146,25 @@ class Sessions:
                 sweeper.cancel()
             await pool.aclose()
 
-    def start(self, session: str, run: LiveRun) -> None:
-        self._runs.setdefault(session, set()).add(run)
+    def start(self, session: str, run: LiveRun, scope: str = COMPARE) -> None:
+        """``run`` is streaming for ``session``; ``scope`` is the flow it belongs to
+        (:data:`COMPARE`, :data:`ARENA`): a Stop ends that flow's runs only."""
+        self._runs.setdefault((session, scope), set()).add(run)
 
-    def finish(self, session: str, run: LiveRun) -> None:
-        runs = self._runs.get(session, set())
+    def finish(self, session: str, run: LiveRun, scope: str = COMPARE) -> None:
+        runs = self._runs.get((session, scope), set())
         runs.discard(run)
         if not runs:
-            self._runs.pop(session, None)
+            self._runs.pop((session, scope), None)
 
-    def running(self, session: str) -> list[LiveRun]:
-        return list(self._runs.get(session, ()))
+    def running(self, session: str, scope: str = COMPARE) -> list[LiveRun]:
+        return list(self._runs.get((session, scope), ()))
 
-    def stop(self, session: str) -> int:
-        """Stop every comparison the session runs; returns how many."""
-        runs = self.running(session)
+    def stop(self, session: str, scope: str = COMPARE) -> int:
+        """Stop every run of the session's ``scope`` (Compare's Stop does not end an
+        arena battle in the same tab, which would then be failed and never voted);
+        returns how many."""
+        runs = self.running(session, scope)
         for run in runs:
             run.stop()
         return len(runs)
