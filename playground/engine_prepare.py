@@ -9,6 +9,7 @@ Nothing here reads the clock: a target that cannot be set up is handed to the en
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Sequence
 
 from playground.pool import ProviderPool
@@ -32,6 +33,7 @@ async def prepare_providers(targets: Sequence[Target], pool: ProviderPool, setti
         try:
             provider = pool.acquire(target.provider, settings)
             held.append(provider)
+            await asyncio.to_thread(import_all, provider.modules())  # off the event loop
             await provider.prepare(target.model)
             ready.append(provider)
         except ProviderError as exc:
@@ -42,6 +44,12 @@ async def prepare_providers(targets: Sequence[Target], pool: ProviderPool, setti
                                          f"({exc.strerror or type(exc).__name__})."))
             ready.append(None)
     return ready
+
+
+def import_all(names: Sequence[str]) -> None:
+    """Import each module (a no-op for those already imported)."""
+    for name in names:
+        importlib.import_module(name)
 
 
 async def fit_requests(ready: list[Provider | None], requests: Sequence[ChatRequest],

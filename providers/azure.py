@@ -39,6 +39,9 @@ class AzureFoundryProvider(OpenAIStyleProvider):
         """``openai-v1`` or ``azure-ai-inference``, from the endpoint's shape."""
         return "openai-v1" if "/openai/v1" in self.base_url else "azure-ai-inference"
 
+    def modules(self) -> tuple[str, ...]:
+        return super().modules() if self.route == "openai-v1" else ("providers.azure_inference",)
+
     async def prepare(self, model: str) -> None:
         if self.route == "openai-v1":
             await super().prepare(model)

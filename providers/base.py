@@ -263,6 +263,12 @@ class Provider(ABC):
         only after every stream of a comparison has ended."""
         return None
 
+    def modules(self) -> tuple[str, ...]:
+        """Modules this route loads on first use (its SDK). The engine imports them in a
+        worker thread before :meth:`prepare`: an SDK's first import takes 0.4-0.9 s of
+        CPU, which on the event loop would stall every other session's streams."""
+        return ()
+
     def prepare_request(self, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
         """Fit ``request`` to this route before the clock starts: CPU work such as
         decoding, downscaling and re-encoding images. The engine runs it in a worker

@@ -43,6 +43,9 @@ class OllamaProvider(Provider):
     id = "ollama"
     _client: ollama.AsyncClient | None = None
 
+    def modules(self) -> tuple[str, ...]:
+        return ("ollama", "httpx")
+
     @property
     def host(self) -> str:
         return self.setting("OLLAMA_HOST") or ""

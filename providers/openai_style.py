@@ -75,6 +75,9 @@ class OpenAIStyleProvider(Provider):
     _client: openai.AsyncOpenAI | None = None
     _connected: frozenset[str] = frozenset()  # URLs pre-connected with the current client
 
+    def modules(self) -> tuple[str, ...]:
+        return ("openai", "httpx2")
+
     @property
     def base_url(self) -> str:
         return (self.setting(self.base_url_var) or "").rstrip("/")

@@ -4,6 +4,7 @@ stop and timeout, UTF-8."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -213,3 +214,27 @@ def test_each_pair_sends_its_own_request_even_for_the_same_target(server: FakeSe
     assert [r.status for r in results] == ["ok", "ok"]
     sent = sorted(r.json["messages"][-1]["content"] for r in server.chat_requests())
     assert sent == ["first question", "second question"]
+
+
+def test_a_routes_sdk_is_first_imported_off_the_event_loop(settings, tmp_path, monkeypatch) -> None:
+    # An SDK's first import costs 0.4-0.9 s of CPU: on the event loop it would stall every
+    # other session's streams once per process (a fresh app's first comparison).
+    (tmp_path / "sdk_probe_module.py").write_text(
+        "import threading\nIMPORTED_IN = threading.get_ident()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from providers.nim import NimProvider
+    monkeypatch.setattr(NimProvider, "modules",
+                        lambda self: ("sdk_probe_module", *super(NimProvider, self).modules()))
+
+    async def go() -> int:
+        pool = ProviderPool(settings)
+        try:
+            await Comparison(ChatRequest("", "hi"), [providers.parse_target("nim:microsoft/phi-3.5-mini-instruct")],
+                             pool).run()
+        finally:
+            await pool.aclose()
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(go())
+    import sdk_probe_module
+    assert sdk_probe_module.IMPORTED_IN != loop_thread
