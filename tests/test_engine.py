@@ -229,8 +229,8 @@ def test_a_routes_sdk_is_first_imported_off_the_event_loop(settings, tmp_path, m
     async def go() -> int:
         pool = ProviderPool(settings)
         try:
-            await Comparison(ChatRequest("", "hi"), [providers.parse_target("nim:microsoft/phi-3.5-mini-instruct")],
-                             pool).run()
+            target = providers.parse_target("nim:microsoft/phi-3.5-mini-instruct")
+            await Comparison(ChatRequest("", "hi"), [target], pool).run()
         finally:
             await pool.aclose()
         return threading.get_ident()
