@@ -203,12 +203,21 @@ class ConversationHandlers:
         return [*view.outputs(), *_notice([], {})]
 
 
-def sync_view(synced: Any, *shared: Any) -> list[Any]:
-    """A pane's sync switch changed: unsynced, its own controls show, starting from the
-    form's values (system prompt and parameters); synced, they hide."""
+def sync_shown(synced: Any) -> dict[str, Any]:
+    """A pane's sync switch changed, by the user or by a handler (Compare, New
+    conversation, Continue): its own settings show while it is unsynced. Visibility
+    only: the fields are left alone, so a restore that set them is never overwritten."""
+    return gr.update(visible=synced is False)
+
+
+def sync_fill(synced: Any, *shared: Any) -> list[Any]:
+    """The user turned a pane's sync off: its own fields start from the form's values
+    (system prompt and parameters). Wired on the switch's ``.input`` (user actions
+    only), so a handler that sets the switch (Continue restoring a pane's saved
+    settings) never triggers it."""
     if synced is not False:
-        return [gr.update(visible=False), *[gr.skip()] * (len(PANE_INPUTS) - 1)]
-    return [gr.update(visible=True), *shared]
+        return [gr.skip()] * (len(PANE_INPUTS) - 1)
+    return list(shared)
 
 
 def _request(conversation: Conversation, index: int, new: Message | None) -> ChatRequest:
