@@ -236,11 +236,13 @@ def download_html(visitor, tmp_path: Path) -> Path:
 def continue_and_follow_up(visitor, app: App) -> None:
     """Continue from here: the panes come back with their turns and pane 2's own system
     prompt; the next follow-up sends each pane its own history."""
-    # The page opened on a lesson preset: empty the targets so that they can only come
-    # back from the saved comparison.
-    visitor.locator("#targets .remove-all").click()
-    visitor.wait_for_function("!document.querySelector('#targets').innerText"
-                              ".includes('phi-3')")
+    # The link opened no lesson preset under the saved comparison: the form is empty
+    # (share field filled: on_load has run), so the targets can only come from it.
+    visitor.wait_for_function("document.querySelector('#share-link textarea')?.value"
+                              ".includes('targets=')")
+    assert visitor.locator("#preset input").input_value() == ""
+    assert "phi-3" not in visitor.locator("#targets").inner_text().lower()
+    assert visitor.locator("#prompt textarea").input_value() == ""
     visitor.locator("#continue-btn").click()
     visitor.locator("#saved-viewer").wait_for(state="hidden")
     visitor.locator("#chat-1").get_by_text("Merci ?").wait_for()
