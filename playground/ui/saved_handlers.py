@@ -30,7 +30,7 @@ from playground.conversation import Conversation, Params
 from playground.html_export import comparison_body, render_html
 from playground.saved import ComparisonStore, ShareError
 from playground.ui import readiness_view, render
-from playground.ui.conversation_view import chat_messages, table_rows
+from playground.ui.conversation_panes import chat_messages, table_rows
 from playground.ui.exports import KEEP_S, RunRecord, prune
 from playground.ui.handlers import N_SLOTS, CompareView
 from playground.ui.session import Sessions
