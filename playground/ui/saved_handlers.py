@@ -207,6 +207,9 @@ class SavedHandlers:
                 gr.update(visible=False)]
 
 
+N_PARAMS = 5  # system, max tokens, temperature, top_p, seed (the form's order)
+
+
 def _pane_settings(conversation: Conversation) -> list[Any]:
     """Each pane slot's own-settings group (shown for an unsynced pane), then its
     fields (the pane's saved overrides; left as they are for synced panes)."""
@@ -225,9 +228,6 @@ def _conversation(document: Any) -> Conversation:
     except InputError as exc:
         raise gr.Error(html.escape(" ".join(exc.problems)), title="Cannot continue",
                        print_exception=False) from None
-
-
-N_PARAMS = 5  # system, max tokens, temperature, top_p, seed (the form's order)
 
 
 def _params_values(params: Params) -> list[Any]:

@@ -159,8 +159,9 @@ def converse(page, app: App, image: Path) -> None:
     wait_answer(page, 0, "nim-t2")
     wait_answer(page, 1, "azure-t2")
     chat = page.locator("#chat-0")
-    assert chat.get_by_text("What is in this image?").count() >= 1
-    assert chat.locator("img").count() >= 1  # the image is shown in its turn
+    # Waited for, not counted: the chat view loads its image component on first use.
+    chat.get_by_text("What is in this image?").first.wait_for()
+    chat.locator("img").first.wait_for()  # the image is shown in its turn
     for target in (NIM, AZURE):
         second = bodies(app, target)[-1]
         assert any(p.get("type") == "image_url" for p in second["messages"][-1]["content"])
