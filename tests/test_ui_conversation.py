@@ -11,7 +11,8 @@ import gradio as gr
 import pandas as pd
 import pytest
 
-from playground.ui.conversation_view import ConversationHandlers, sync_view
+from playground.ui import layout
+from playground.ui.conversation_view import ConversationHandlers, sync_fill, sync_shown
 from tests.conversation_support import N_COMPARE, bodies, controls, start, texts, turn_frames
 from tests.support import png
 from tests.ui_support import SKIP, form, handlers, shown, unpack
@@ -197,11 +198,37 @@ def test_new_conversation_clears_everything(settings) -> None:
 
 
 def test_unsyncing_a_pane_shows_its_settings_from_the_form() -> None:
-    shown_, *values = sync_view(False, "Be brief.", 64, 0.5, None, 3)
-    assert shown_ == {"__type__": "update", "visible": True}
-    assert values == ["Be brief.", 64, 0.5, None, 3]
-    hidden, *skipped = sync_view(True, "Be brief.", 64, 0.5, None, 3)
-    assert hidden == {"__type__": "update", "visible": False} and skipped == [SKIP] * 5
+    assert sync_shown(False) == {"__type__": "update", "visible": True}
+    assert sync_shown(True) == {"__type__": "update", "visible": False}
+    assert sync_fill(False, "Be brief.", 64, 0.5, None, 3) == ["Be brief.", 64, 0.5, None, 3]
+    assert sync_fill(True, "Be brief.", 64, 0.5, None, 3) == [SKIP] * 5
+
+
+def test_a_restored_pane_keeps_its_settings_whatever_the_event_order(settings) -> None:
+    """Continue sets each pane's sync switch and its saved settings in one step; the
+    switch's ``.change`` (which Gradio fires after, in any order with other events)
+    only shows or hides the group, and the form's values fill the fields only on the
+    user's ``.input``: no event can write the form's values over a restore."""
+    demo = layout.build_demo(settings)
+    by_id = {block.elem_id: block for block in demo.blocks.values()
+             if getattr(block, "elem_id", None)}
+    fns = list(demo.fns.values())
+    for i in range(6):
+        sync, group = by_id[f"sync-{i}"], by_id[f"own-{i}"]
+        fields = {by_id[f"own-{name}-{i}"]._id
+                  for name in ("system", "max-tokens", "temperature", "top-p", "seed")}
+        on_sync = {event: fn for fn in fns for block, event in fn.targets if block == sync._id}
+        assert set(on_sync) == {"change", "input"}
+        assert [b._id for b in on_sync["change"].outputs] == [group._id]
+        assert on_sync["change"].fn is sync_shown
+        assert {b._id for b in on_sync["input"].outputs} == fields
+        assert on_sync["input"].fn is sync_fill
+        # Continue writes the group and the fields itself, and nothing runs after it.
+        (restore,) = [fn for fn in fns
+                      if any(block == by_id["continue-btn"]._id for block, _ in fn.targets)]
+        written = {b._id for b in restore.outputs}
+        assert fields | {group._id, sync._id} <= written
+        assert not [fn for fn in fns if fn.trigger_after == restore._id]
 
 
 def test_a_history_too_long_for_the_context_is_said_and_dropped_on_request(

@@ -64,6 +64,12 @@ def test_the_page_opens_on_a_runnable_preset(tmp_path) -> None:
     assert targets["value"] == ["onnx:phi-3-mini-4k", "onnx:phi-3.5-mini"]
     assert prompt == "你知道长沙吗？" and "中文" in system
     assert "targets=onnx:phi-3-mini-4k,onnx:phi-3.5-mini" in link
+    # A saved comparison's link: no unrelated lesson under it (Continue fills the form).
+    viewing = SimpleNamespace(query_params={"comparison": "A" * 22}, headers={})
+    preset, targets, prompt, system, _, link = page.on_load(viewing)
+    assert preset["value"] is None and len(preset["choices"]) > 1
+    assert targets["value"] == [] and prompt == system == gr.skip()
+    assert "onnx" not in link  # the share field names no lesson either
 
 
 def test_targets_list_labels_and_present_local_models(tmp_path) -> None:

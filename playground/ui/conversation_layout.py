@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.ui.conversation_view import ConversationHandlers, sync_view
+from playground.ui.conversation_view import ConversationHandlers, sync_fill, sync_shown
 from playground.ui.fields import NumberField
 from playground.ui.turn_inputs import ALL_PANES
 from playground.validate import MAX_TOKENS, SEED_MAX
@@ -140,5 +140,9 @@ def wire(turns: ConversationHandlers, panes: list[PaneExtras], follow: FollowRow
     follow.stop.click(runs.stop, None, None, queue=False, api_name="stop_follow_up",
                       api_visibility="private")  # the same as Compare's Stop
     for pane in panes:
-        pane.sync.change(sync_view, [pane.sync, *shared], [pane.own, *pane.fields],
-                         queue=False, show_progress="hidden", api_visibility="private")
+        # Two events, so that no order of events can undo a restore: showing follows
+        # the switch whoever set it; filling from the form only when the user did.
+        pane.sync.change(sync_shown, pane.sync, pane.own, queue=False,
+                         show_progress="hidden", api_visibility="private")
+        pane.sync.input(sync_fill, [pane.sync, *shared], pane.fields, queue=False,
+                        show_progress="hidden", api_visibility="private")

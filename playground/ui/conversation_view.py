@@ -24,6 +24,7 @@ from playground.conversation import Conversation, Exchange
 from playground.engine import Comparison
 from playground.metrics import TargetResult
 from playground.ui import render
+from playground.ui.conversation_panes import chat_messages, table_rows
 from playground.ui.exports import RunRecord
 from playground.ui.handlers import N_SLOTS, CompareView, RunHandlers, frame_outputs
 from playground.ui.live import Frame
@@ -203,12 +204,21 @@ class ConversationHandlers:
         return [*view.outputs(), *_notice([], {})]
 
 
-def sync_view(synced: Any, *shared: Any) -> list[Any]:
-    """A pane's sync switch changed: unsynced, its own controls show, starting from the
-    form's values (system prompt and parameters); synced, they hide."""
+def sync_shown(synced: Any) -> dict[str, Any]:
+    """A pane's sync switch changed, by the user or by a handler (Compare, New
+    conversation, Continue): its own settings show while it is unsynced. Visibility
+    only: the fields are left alone, so a restore that set them is never overwritten."""
+    return gr.update(visible=synced is False)
+
+
+def sync_fill(synced: Any, *shared: Any) -> list[Any]:
+    """The user turned a pane's sync off: its own fields start from the form's values
+    (system prompt and parameters). Wired on the switch's ``.input`` (user actions
+    only), so a handler that sets the switch (Continue restoring a pane's saved
+    settings) never triggers it."""
     if synced is not False:
-        return [gr.update(visible=False), *[gr.skip()] * (len(PANE_INPUTS) - 1)]
-    return [gr.update(visible=True), *shared]
+        return [gr.skip()] * (len(PANE_INPUTS) - 1)
+    return list(shared)
 
 
 def _request(conversation: Conversation, index: int, new: Message | None) -> ChatRequest:
@@ -230,58 +240,6 @@ def _record(conversation: Conversation, pairs: list[tuple[int, ChatRequest]],
         else:
             exchange = Exchange(0, new.text, params, result, new.images, new.paths)
         conversation.record(index, exchange, retry=new is None)
-
-
-def table_rows(conversation: Conversation, live: dict[int, TargetResult], *, retry: bool
-               ) -> tuple[list[TargetResult], list[int]]:
-    """The metrics table of a conversation: one row per pane and turn, by turn then
-    pane; ``live`` results (pane -> result) replace the pane's last turn (a retry) or
-    follow it."""
-    rows: list[tuple[int, int, TargetResult]] = []
-    for index, pane in enumerate(conversation.panes):
-        turns = pane.turns[:-1] if retry and index in live else pane.turns
-        rows += [(exchange.number, index, exchange.result) for exchange in turns]
-        if index in live:
-            rows.append((live[index].turn, index, live[index]))
-    rows.sort(key=lambda row: (row[0], row[1]))
-    return [r for _, _, r in rows], [i for _, i, _ in rows]
-
-
-def chat_messages(conversation: Conversation, index: int,
-                  new: Message | None) -> list[dict[str, Any]]:
-    """Pane ``index``'s chat view: every earlier turn (question, images, answer), then
-    the question being answered (its answer streams below, in the pane's answer box)."""
-    turns = conversation.panes[index].turns
-    asked = turns if new is not None else turns[:-1]
-    messages: list[dict[str, Any]] = []
-    for exchange in asked:
-        messages += _user_messages(exchange.text, exchange.image_paths,
-                                   len(exchange.images))
-        messages.append({"role": "assistant", "content": _answer_shown(exchange)})
-    if new is not None:
-        messages += _user_messages(new.text, new.paths, len(new.images))
-    elif turns:
-        last = turns[-1]
-        messages += _user_messages(last.text, last.image_paths, len(last.images))
-    return messages
-
-
-def _answer_shown(exchange: Exchange) -> str:
-    """An earlier answer, saying when the next turns do not send it (never silently)."""
-    text = render.answer_text(exchange.result)
-    if exchange.dropped:
-        return f"{text}\n\n*(dropped to fit the context: no longer sent)*"
-    if not exchange.in_history:
-        return f"{text}\n\n*(no answer text: this turn is not sent again)*"
-    return text
-
-
-def _user_messages(text: str, paths: Sequence[str], images: int) -> list[dict[str, Any]]:
-    # Images of a reopened document have no file here: they are named, not shown.
-    shown = [{"role": "user", "content": {"path": path}} for path in paths]
-    if images > len(paths):
-        shown.append({"role": "user", "content": f"*({images} image(s))*"})
-    return [*shown, {"role": "user", "content": text}]
 
 
 def _first_view(conversation: Conversation, live: dict[int, TargetResult],

@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.saved import QUERY_NAME as COMPARISON_QUERY
 from playground.ui import picker, presets, readiness_view, render
 from playground.ui.session import Sessions, session_key, setting_fields
 from playground.ui.share import page_url, read_share, share_link
@@ -42,14 +43,20 @@ class PageHandlers:
     def on_load(self, request: gr.Request = None) -> list[Any]:
         """Fill targets and prompts from a share link, or else from the first lesson
         preset that can run here; remember the page's address. Outputs: preset,
-        targets, prompt, system, page address, share link."""
+        targets, prompt, system, page address, share link.
+
+        A saved comparison's link (``?comparison=ID``) opens no preset: the page is
+        about that comparison (read-only above the form), an unrelated lesson selected
+        under it would read as part of it, and "Continue from here" fills the form."""
         query = dict(getattr(request, "query_params", None) or {})
         shared = read_share(query)
         headers = dict(getattr(request, "headers", None) or {})
         base = page_url(headers.get("referer"))
         settings = self.sessions.settings  # a new page has no session keys yet
         choices = readiness_view.preset_choices(settings)
-        opening = None if shared.targets else readiness_view.first_runnable_preset(settings)
+        viewing = COMPARISON_QUERY in query
+        opening = None if shared.targets or viewing else \
+            readiness_view.first_runnable_preset(settings)
         if opening is not None:
             shared = dataclasses.replace(shared, targets=list(opening.targets), prompt=opening.prompt,
                                      system=opening.system)

@@ -30,7 +30,7 @@ from playground.conversation import Conversation, Params
 from playground.html_export import comparison_body, render_html
 from playground.saved import ComparisonStore, ShareError
 from playground.ui import readiness_view, render
-from playground.ui.conversation_view import chat_messages, table_rows
+from playground.ui.conversation_panes import chat_messages, table_rows
 from playground.ui.exports import KEEP_S, RunRecord, prune
 from playground.ui.handlers import N_SLOTS, CompareView
 from playground.ui.session import Sessions
@@ -196,26 +196,30 @@ class SavedHandlers:
         """Copy the opened comparison into a new one in the Compare tab (the saved one
         is not changed). Outputs: Compare's (:class:`CompareView`: panes, chats, table,
         the conversation, sync switches, follow-up row), targets, the form's system
-        prompt and parameters, each pane's own settings (:meth:`pane_settings`), the
-        viewer. A document that does not read back as a conversation: a gr.Error toast."""
+        prompt and parameters, each pane's own settings (shown, with its saved
+        overrides, for an unsynced pane), the viewer: all in one step. A document
+        that does not read back as a conversation: a gr.Error toast."""
         conversation = _conversation(document)
         targets = [pane.target for pane in conversation.panes]
         return [*restored_view(conversation),
                 readiness_view.targets_update(targets, self.sessions.settings),
-                *_params_values(conversation.shared), *self.pane_settings(document),
+                *_params_values(conversation.shared), *_pane_settings(conversation),
                 gr.update(visible=False)]
 
-    def pane_settings(self, document: dict[str, Any] | None) -> list[Any]:
-        """Each pane slot's own-settings group (shown for an unsynced pane), then its
-        fields (the pane's saved overrides; left as they are for synced panes)."""
-        conversation = _conversation(document)
-        groups, fields = [], []
-        for index in range(N_SLOTS):
-            pane = conversation.panes[index] if index < len(conversation.panes) else None
-            own = pane is not None and not pane.synced
-            groups.append(gr.update(visible=own))
-            fields += _params_values(pane.overrides) if own else [gr.skip()] * N_PARAMS
-        return [*groups, *fields]
+
+N_PARAMS = 5  # system, max tokens, temperature, top_p, seed (the form's order)
+
+
+def _pane_settings(conversation: Conversation) -> list[Any]:
+    """Each pane slot's own-settings group (shown for an unsynced pane), then its
+    fields (the pane's saved overrides; left as they are for synced panes)."""
+    groups, fields = [], []
+    for index in range(N_SLOTS):
+        pane = conversation.panes[index] if index < len(conversation.panes) else None
+        own = pane is not None and not pane.synced
+        groups.append(gr.update(visible=own))
+        fields += _params_values(pane.overrides) if own else [gr.skip()] * N_PARAMS
+    return [*groups, *fields]
 
 
 def _conversation(document: Any) -> Conversation:
@@ -224,9 +228,6 @@ def _conversation(document: Any) -> Conversation:
     except InputError as exc:
         raise gr.Error(html.escape(" ".join(exc.problems)), title="Cannot continue",
                        print_exception=False) from None
-
-
-N_PARAMS = 5  # system, max tokens, temperature, top_p, seed (the form's order)
 
 
 def _params_values(params: Params) -> list[Any]:

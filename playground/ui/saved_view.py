@@ -72,14 +72,12 @@ def wire(demo: gr.Blocks, handlers: SavedHandlers, ui: SavedUI, *, view: Any,
                       show_progress="hidden")
     shared = [form[name] for name in ("system", "max_tokens", "temperature", "top_p", "seed")]
     own = [p.own for p in panes] + [f for p in panes for f in p.fields]
-    restored = ui.continue_btn.click(
-        handlers.continue_from, ui.opened,
-        [*view.outputs(), form["targets"], *shared, *own, ui.viewer],
-        api_visibility="private")
-    # A sync switch turned off fills its pane's fields from the form (conversation
-    # layout): the pane's own saved settings are set again once that has run.
-    restored.then(handlers.pane_settings, ui.opened, own, api_visibility="private",
-                  show_progress="hidden")
+    # One step: the sync switches, each pane's own group and its saved settings. A
+    # switch set here only shows or hides its group (its ``.change``); the form's values
+    # fill a pane's fields on the user's ``.input`` alone (conversation_layout).
+    ui.continue_btn.click(handlers.continue_from, ui.opened,
+                          [*view.outputs(), form["targets"], *shared, *own, ui.viewer],
+                          api_visibility="private")
     for state in (view.record, view.conversation):
         state.change(handlers.html_download, [view.conversation, view.record], ui.html_btn,
                      api_visibility="private", show_progress="hidden")
