@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 import providers
 from playground.validate import InputError
@@ -80,6 +80,19 @@ def client_address(request: object | None, proxies: Iterable[str] = ()) -> str:
     while hops and proxies and _trusted(address, proxies, first_hop=first):
         address, first = hops.pop(), False
     return address[:64]  # bounded: a key in a dict, shown nowhere
+
+
+def hold_all(*slots: AbstractContextManager[object]) -> ExitStack:
+    """Enter each slot in turn and hold them all (close the stack to free them); when
+    one is taken its InputError propagates with nothing held."""
+    held = ExitStack()
+    try:
+        for slot in slots:
+            held.enter_context(slot)
+    except InputError:
+        held.close()
+        raise
+    return held
 
 
 class SlotLimiter:

@@ -23,7 +23,7 @@ from playground.arena.battles import CHOICES, Arena, LiveBattle, VoteRate
 from playground.arena.pool import PairDrawer, class_code, configured_pool, ready_targets
 from playground.arena.prompts import clean_category
 from playground.engine import DEFAULT_TIMEOUT_S
-from playground.limits import SlotLimiter, client_address
+from playground.limits import SlotLimiter, client_address, hold_all
 from playground.policy import SessionLimiter
 from playground.store import Store, StoreError, VoteRefused, default_db
 from playground.ui import arena_view as view
@@ -149,15 +149,8 @@ class ArenaHandlers:
 
     def _slot(self, session: str, request: gr.Request | None) -> ExitStack:
         """A run slot of this session and one of its address (as Compare holds)."""
-        held = ExitStack()
-        try:
-            held.enter_context(self.limiter.slot(session))
-            held.enter_context(self.address_limiter.slot(
-                client_address(request, self.sessions.policy.trusted_proxies)))
-        except InputError:
-            held.close()
-            raise
-        return held
+        address = client_address(request, self.sessions.policy.trusted_proxies)
+        return hold_all(self.limiter.slot(session), self.address_limiter.slot(address))
 
     def _frame(self, battle: LiveBattle, *, first: bool = False,
                changed: frozenset[int] | None = None) -> list[Any]:

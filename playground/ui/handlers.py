@@ -22,7 +22,7 @@ import pandas as pd
 
 from playground.conversation import Conversation
 from playground.engine import DEFAULT_TIMEOUT_S, Comparison
-from playground.limits import SlotLimiter, client_address
+from playground.limits import SlotLimiter, client_address, hold_all
 from playground.metrics import TargetResult
 from playground.policy import SessionLimiter
 from playground.ui import readiness_view, render
@@ -200,15 +200,8 @@ class RunHandlers:
         """Hold a run slot of this session and one of this client's address (the
         session id is the client's choice, the address is not); InputError when either
         is taken, with nothing held."""
-        held = ExitStack()
-        try:
-            held.enter_context(self.limiter.slot(session))
-            held.enter_context(self.address_limiter.slot(
-                client_address(request, self.sessions.policy.trusted_proxies)))
-        except InputError:
-            held.close()
-            raise
-        return held
+        address = client_address(request, self.sessions.policy.trusted_proxies)
+        return hold_all(self.limiter.slot(session), self.address_limiter.slot(address))
 
     async def end_session(self, request: gr.Request = None) -> None:
         """The tab closed: its keys and the clients built on them are dropped."""
