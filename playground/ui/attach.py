@@ -13,6 +13,9 @@ from typing import Any
 import gradio as gr
 
 from playground.validate import MAX_IMAGES
+from providers.base import ImageInput
+from providers.errors import ProviderError
+from providers.images import load_image
 
 
 def image_paths(items: Sequence[Any] | None) -> list[str]:
@@ -23,6 +26,18 @@ def image_paths(items: Sequence[Any] | None) -> list[str]:
         path = item[0] if isinstance(item, (tuple, list)) else item
         paths.append(str(path))
     return paths
+
+
+def load_images(paths: Sequence[str], problems: list[str]) -> tuple[ImageInput, ...]:
+    """The images at ``paths``; each one that cannot be read adds its message to
+    ``problems`` (so a form can name every problem at once) and is left out."""
+    images = []
+    for path in paths:
+        try:
+            images.append(load_image(path))
+        except ProviderError as exc:
+            problems.append(exc.message)
+    return tuple(images)
 
 
 def add_images(current: Sequence[Any] | None,

@@ -26,15 +26,13 @@ from playground.limits import SlotLimiter, client_address, hold_all
 from playground.metrics import TargetResult
 from playground.policy import SessionLimiter
 from playground.ui import readiness_view, render
-from playground.ui.attach import image_paths
+from playground.ui.attach import image_paths, load_images
 from playground.ui.exports import RunRecord, write_exports
 from playground.ui.live import Frame, LiveRun
 from playground.ui.session import Sessions, session_key
 from playground.validate import InputError, check_request, number_problems, plan, whole
 from providers import Target
 from providers.base import ChatRequest
-from providers.errors import ProviderError
-from providers.images import load_image
 
 N_SLOTS = 6
 COMPARE_OUTPUTS = {"slots": N_SLOTS, "status": N_SLOTS, "answers": N_SLOTS, "table": 1,
@@ -85,16 +83,11 @@ def build_request(prompt: str | None, system: str | None, files: Sequence[Any] |
     included: an API client can send them) raise InputError naming each."""
     problems = number_problems(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                                seed=seed)
-    images = []
-    for path in image_paths(files):
-        try:
-            images.append(load_image(path))
-        except ProviderError as exc:
-            problems.append(exc.message)
+    images = load_images(image_paths(files), problems)
     if problems:
         raise InputError(problems)
     return ChatRequest(model="", prompt=prompt or "", system=(system or "").strip() or None,
-                       images=tuple(images),
+                       images=images,
                        max_tokens=whole(max_tokens), temperature=temperature, top_p=top_p,
                        seed=whole(seed))
 

@@ -14,11 +14,9 @@ from typing import Any
 
 from playground.conversation import Conversation, Params
 from playground.engine import DEFAULT_TIMEOUT_S
-from playground.ui.attach import image_paths
+from playground.ui.attach import image_paths, load_images
 from playground.validate import MAX_IMAGES, MAX_TARGETS, InputError, number_problems, whole
 from providers.base import ImageInput
-from providers.errors import ProviderError
-from providers.images import load_image
 
 # Each pane slot's controls, in the order the page sends them.
 PANE_INPUTS = ("sync", "system", "max_tokens", "temperature", "top_p", "seed")
@@ -98,15 +96,10 @@ def message_of(value: Any, max_chars: int) -> Message:
     if len(paths) > MAX_IMAGES:
         problems.append(f"{len(paths)} images attached; the limit is {MAX_IMAGES}.")
         paths = []
-    images = []
-    for path in paths:
-        try:
-            images.append(load_image(path))
-        except ProviderError as exc:
-            problems.append(exc.message)
+    images = load_images(paths, problems)
     if problems:
         raise InputError(problems)
-    return Message(text, tuple(images), tuple(paths))
+    return Message(text, images, tuple(paths))
 
 
 def panes_of(conversation: Conversation | None, pane: Any) -> list[int]:
