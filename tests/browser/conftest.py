@@ -40,6 +40,21 @@ SCHEDULE = {
 }
 
 
+def complete_bodies(responses: list) -> Iterator[tuple[str, str]]:
+    """(url, body text) of each response the page received whole. An event stream's body
+    is only complete when it closes (``body()`` would wait on the open queue stream):
+    tests read that channel whole through the API instead. Redirects and aborted
+    requests have no body."""
+    for response in responses:
+        if "event-stream" in response.headers.get("content-type", ""):
+            continue
+        try:
+            body = response.body().decode("utf-8", "replace")
+        except Exception:  # noqa: BLE001 - no body to check
+            continue
+        yield response.url, body
+
+
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if os.environ.get("PLAYGROUND_SKIP_BROWSER") == "1":

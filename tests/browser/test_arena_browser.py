@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from fake_services.server import FakeServer
 from fake_services.services import Behaviours, wire_all
 from tests.arena_support import LYNX, OWL, SECRET_WORDS, failing_compat
-from tests.browser.conftest import served
+from tests.browser.conftest import complete_bodies, served
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
@@ -50,17 +50,11 @@ def assert_no_names(channel: str, text: str) -> None:
 
 
 def bodies_without_names(responses: list) -> int:
-    """Check every complete response body; the queue's open event stream is read whole
-    by tests/test_arena_app.py instead (its body only ends when the page closes)."""
+    """Check every complete response body (the queue's open event stream is read whole
+    by tests/test_arena_app.py instead); how many were checked."""
     checked = 0
-    for response in responses:
-        if "event-stream" in response.headers.get("content-type", ""):
-            continue
-        try:
-            body = response.body().decode("utf-8", "replace")
-        except Exception:  # redirects and aborted requests have no body
-            continue
-        assert_no_names(f"response {response.url}", body)
+    for url, body in complete_bodies(responses):
+        assert_no_names(f"response {url}", body)
         checked += 1
     return checked
 

@@ -16,7 +16,7 @@ import requests
 
 from fake_services.server import FakeServer, Recorded, json_reply
 from fake_services.services import KEYS, Behaviours, wire_all
-from tests.browser.conftest import served
+from tests.browser.conftest import complete_bodies, served
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
@@ -99,16 +99,8 @@ def test_planted_keys_reach_no_channel(page, leaky_app: LeakyApp, tmp_path: Path
     assert_clean("browser storage", page.evaluate(
         "JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"))
     checked = 0
-    for response in bodies:
-        # An event stream's body is only complete when it closes (body() would wait on
-        # the open queue stream): the API test below reads that channel whole.
-        if "event-stream" in response.headers.get("content-type", ""):
-            continue
-        try:
-            body = response.body().decode("utf-8", "replace")
-        except Exception:  # redirects and aborted requests have no body
-            continue
-        assert_clean(f"response {response.url}", body)
+    for url, body in complete_bodies(bodies):  # the API test below reads the event stream
+        assert_clean(f"response {url}", body)
         checked += 1
     assert checked > 10
     for text in downloads:
