@@ -33,7 +33,8 @@ async def prepare_providers(targets: Sequence[Target], pool: ProviderPool, setti
         try:
             provider = pool.acquire(target.provider, settings)
             held.append(provider)
-            await asyncio.to_thread(import_all, provider.modules())  # off the event loop
+            if modules := provider.modules():  # first imported off the event loop
+                await asyncio.to_thread(import_all, modules)
             await provider.prepare(target.model)
             ready.append(provider)
         except ProviderError as exc:
